@@ -1,0 +1,1 @@
+SELECT toUInt32(version) FROM schema_migrations ORDER BY version

@@ -1,0 +1,1 @@
+SELECT toUInt64(count()) FROM requests WHERE org_id = ?

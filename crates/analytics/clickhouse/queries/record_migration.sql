@@ -1,0 +1,1 @@
+INSERT INTO schema_migrations (version, name, applied_at) VALUES (toUInt32(?), ?, now())

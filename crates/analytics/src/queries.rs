@@ -1,0 +1,105 @@
+//! SQL text shared with the chDB compatibility suite (`tests/clickhouse_compat`), which executes
+//! these exact files on the current ClickHouse engine while the Rust tests run them on 18.16.
+//!
+//! `?` marks a client-side bound value; `{on_cluster}` is replaced by [`on_cluster_clause`].
+
+/// Placeholder that migrations and DDL carry where `ON CLUSTER <name>` belongs.
+pub const ON_CLUSTER_PLACEHOLDER: &str = "{on_cluster}";
+
+/// One versioned ClickHouse migration, from `clickhouse/NNN_name.sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// The `NNN` of the file name; applied in ascending order.
+    pub version: u32,
+    /// The `name` of the file name.
+    pub name: &'static str,
+    /// File contents: one or more `;`-separated statements, with the cluster placeholder.
+    pub sql: &'static str,
+}
+
+/// All ClickHouse migrations, in version order. A unit test keeps this list equal to the
+/// directory's contents.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "requests",
+    sql: include_str!("../clickhouse/001_requests.sql"),
+}];
+
+pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str =
+    include_str!("../clickhouse/queries/create_schema_migrations.sql");
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    include_str!("../clickhouse/queries/applied_migrations.sql");
+pub(crate) const RECORD_MIGRATION: &str =
+    include_str!("../clickhouse/queries/record_migration.sql");
+pub(crate) const COUNT_BY_ORG: &str = include_str!("../clickhouse/queries/count_by_org.sql");
+pub(crate) const RECENT_BY_ORG: &str = include_str!("../clickhouse/queries/recent_by_org.sql");
+/// The column list the `clickhouse` crate sends for `insert::<RequestEvent>("requests")`; kept as
+/// a file for the chDB suite and checked against the struct by a unit test.
+#[cfg(test)]
+const INSERT_REQUESTS: &str = include_str!("../clickhouse/queries/insert_requests.sql");
+
+/// The text that replaces [`ON_CLUSTER_PLACEHOLDER`]: empty without a cluster.
+pub(crate) fn on_cluster_clause(cluster: Option<&str>) -> String {
+    match cluster {
+        Some(name) => format!("ON CLUSTER `{name}`"),
+        None => String::new(),
+    }
+}
+
+/// Splits a migration file into statements (the HTTP interface runs one per request),
+/// dropping empty and comment-only pieces. Migrations hold no `;` inside literals.
+pub(crate) fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').map(str::trim).filter(|stmt| {
+        stmt.lines()
+            .map(str::trim)
+            .any(|line| !line.is_empty() && !line.starts_with("--"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RequestEvent;
+
+    #[test]
+    fn migration_list_matches_the_directory() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clickhouse");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{:03}_{}.sql", m.version, m.name))
+            .collect();
+        assert_eq!(files, listed);
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+
+    #[test]
+    fn insert_and_select_column_lists_match_the_row_struct() {
+        let columns = <RequestEvent as clickhouse::Row>::COLUMN_NAMES.join(", ");
+        assert_eq!(
+            INSERT_REQUESTS.trim(),
+            format!("INSERT INTO requests ({columns})")
+        );
+        assert!(RECENT_BY_ORG.starts_with(&format!("SELECT {columns}\nFROM requests\n")));
+    }
+
+    #[test]
+    fn statements_skip_comments_and_blanks() {
+        let sql = "-- header\nCREATE TABLE a (x UInt8) ENGINE = Memory;\n\n-- trailing\n";
+        assert_eq!(
+            statements(sql).collect::<Vec<_>>(),
+            ["-- header\nCREATE TABLE a (x UInt8) ENGINE = Memory"]
+        );
+    }
+
+    #[test]
+    fn cluster_clause_is_empty_without_a_cluster() {
+        assert_eq!(on_cluster_clause(None), "");
+        assert_eq!(on_cluster_clause(Some("main")), "ON CLUSTER `main`");
+    }
+}

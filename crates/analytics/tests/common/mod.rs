@@ -1,0 +1,268 @@
+//! Shared test helpers: per-test databases on every backend and the store assertions that
+//! each backend must pass identically.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of these helpers"
+)]
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use keyway_analytics::{AnalyticsError, AnalyticsStore, ClickHouseStore, RequestEvent, SqlStore};
+use sea_orm::{ConnectionTrait, Database};
+
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests find their servers through the environment"
+)]
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+pub fn clickhouse_url() -> String {
+    env_or("KEYWAY_TEST_CLICKHOUSE_URL", "http://127.0.0.1:8123")
+}
+
+pub fn postgres_admin_url() -> String {
+    env_or(
+        "KEYWAY_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    )
+}
+
+/// Runs `body` and then `cleanup`, even when `body` panics (the panic is re-raised after).
+async fn run_then<F, C>(body: F, cleanup: C)
+where
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    C: Future<Output = anyhow::Result<()>>,
+{
+    let outcome = tokio::spawn(body).await;
+    cleanup.await.expect("test database cleanup failed");
+    match outcome {
+        Ok(result) => result.expect("test failed"),
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+}
+
+/// A fresh, uniquely named ClickHouse database (created, not migrated), dropped afterwards.
+pub async fn with_clickhouse<F, Fut>(test: F)
+where
+    F: FnOnce(ClickHouseStore) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let store = ClickHouseStore::connect(
+        &clickhouse_url(),
+        &unique_name("keyway_analytics_test"),
+        None,
+        None,
+    )
+    .expect("valid database name");
+    store.create_database().await.expect("create database");
+    let dropper = store.clone();
+    run_then(
+        test(store),
+        async move { Ok(dropper.drop_database().await?) },
+    )
+    .await;
+}
+
+/// A SQLite file in a temporary directory, removed afterwards.
+pub async fn with_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(SqlStore) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("analytics.db").display()
+    );
+    let store = SqlStore::connect(&url).await.expect("open sqlite");
+    run_then(test(store), async move {
+        drop(dir);
+        Ok(())
+    })
+    .await;
+}
+
+/// A fresh, uniquely named Postgres database, dropped afterwards.
+pub async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(SqlStore) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let admin_url = postgres_admin_url();
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect postgres");
+    let name = unique_name("keyway_analytics_test");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create database");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("url with a database path");
+    let store = SqlStore::connect(&format!("{base}/{name}"))
+        .await
+        .expect("connect test database");
+    let pool = store.connection().clone();
+    run_then(test(store), async move {
+        pool.close().await?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await?;
+        Ok(())
+    })
+    .await;
+}
+
+pub fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("valid timestamp")
+}
+
+/// An event with every optional field empty.
+pub fn minimal_event(org_id: &str, request_id: &str, ts_ms: i64) -> RequestEvent {
+    RequestEvent {
+        request_id: request_id.into(),
+        org_id: org_id.into(),
+        team_id: None,
+        key_id: None,
+        end_user_id: None,
+        trace_id: None,
+        prompt_id: None,
+        prompt_version: None,
+        config_id: None,
+        ts: at(ts_ms),
+        surface: "openai.chat".into(),
+        provider: None,
+        requested_model: "openai/gpt-4o-mini".into(),
+        served_model: None,
+        stream: false,
+        status_code: 401,
+        error_class: Some("invalid_api_key".into()),
+        latency_ms: 0,
+        ttft_ms: None,
+        upstream_latency_ms: None,
+        gateway_overhead_us: 0,
+        input_tokens: 0,
+        output_tokens: 0,
+        cached_read_tokens: 0,
+        cache_write_tokens: 0,
+        reasoning_tokens: 0,
+        cost_nano_usd: 0,
+        cache_status: "bypass".into(),
+        retries: 0,
+        fallback_index: 0,
+        metadata_keys: vec![],
+        metadata_values: vec![],
+    }
+}
+
+/// An event with every field set, at the edges of its type, with text that needs escaping.
+pub fn full_event(org_id: &str, request_id: &str, ts_ms: i64) -> RequestEvent {
+    let mut event = RequestEvent {
+        team_id: Some("team-7".into()),
+        key_id: Some("key_01J".into()),
+        end_user_id: Some("user \"o'brien\"\\x".into()),
+        trace_id: Some("trace-é-日本".into()),
+        prompt_id: Some("prompt-1".into()),
+        prompt_version: Some(u32::MAX),
+        config_id: Some("cfg-2".into()),
+        surface: "anthropic.messages".into(),
+        provider: Some("anthropic".into()),
+        requested_model: "claude-sonnet".into(),
+        served_model: Some("claude-sonnet-4-20250514".into()),
+        stream: true,
+        status_code: 200,
+        error_class: None,
+        latency_ms: u32::MAX,
+        ttft_ms: Some(123),
+        upstream_latency_ms: Some(4_567),
+        gateway_overhead_us: 890,
+        input_tokens: 1_000_000,
+        output_tokens: 2_345,
+        cached_read_tokens: 600,
+        cache_write_tokens: 70,
+        reasoning_tokens: 8,
+        cost_nano_usd: 9_000_000_000_000_123,
+        cache_status: "miss".into(),
+        retries: u16::MAX,
+        fallback_index: 2,
+        ..minimal_event(org_id, request_id, ts_ms)
+    };
+    event.set_metadata([
+        ("env", "prod"),
+        ("quote'd", "tab\there\nnewline"),
+        ("json", "{\"a\": [1, \"b\\\\\"]}"),
+    ]);
+    event
+}
+
+/// The behaviour every backend must show, asserted identically on each.
+pub async fn exercise_store(store: AnalyticsStore) -> anyhow::Result<()> {
+    store.migrate().await?;
+    store.migrate().await?;
+    store.ping().await?;
+
+    let org = unique_name("org");
+    let other = unique_name("org");
+    assert_eq!(store.count(&org).await?, 0);
+
+    // 2026-01-31 23:59:59.999 UTC and neighbours: millisecond precision across a month boundary.
+    let newest = full_event(&org, "req-c", 1_769_903_999_999);
+    let middle = minimal_event(&org, "req-b", 1_769_903_999_998);
+    let same_ms = full_event(&org, "req-a", 1_769_903_999_998);
+    let oldest = minimal_event(&org, "req-z", 1_767_225_600_000);
+    let foreign = [
+        full_event(&other, "req-x", 1_769_903_999_999),
+        minimal_event(&other, "req-y", 1_769_903_999_999),
+    ];
+    let mut batch = vec![
+        oldest.clone(),
+        middle.clone(),
+        newest.clone(),
+        same_ms.clone(),
+    ];
+    batch.extend(foreign.iter().cloned());
+    store.insert(&batch).await?;
+
+    assert_eq!(store.count(&org).await?, 4);
+    assert_eq!(store.count(&other).await?, 2);
+    assert_eq!(store.count("no-such-org").await?, 0);
+
+    let rows = store.recent(&org, 100).await?;
+    assert_eq!(rows, vec![newest.clone(), middle, same_ms, oldest]);
+    assert_eq!(store.recent(&org, 1).await?, vec![newest]);
+    assert!(
+        store
+            .recent(&other, 100)
+            .await?
+            .iter()
+            .all(|row| row.org_id == other)
+    );
+
+    let mut broken = minimal_event(&org, "req-broken", 1_769_903_999_999);
+    broken.metadata_keys.push("orphan".into());
+    let refused = store
+        .insert(&[minimal_event(&org, "req-ok", 1), broken])
+        .await;
+    assert!(
+        matches!(refused, Err(AnalyticsError::InvalidEvent { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.count(&org).await?,
+        4,
+        "a refused batch writes nothing"
+    );
+
+    store.insert(&[]).await?;
+    assert_eq!(store.count(&org).await?, 4);
+    Ok(())
+}

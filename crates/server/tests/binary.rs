@@ -1,0 +1,97 @@
+//! The real `keyway` binary, as a newcomer runs it: `keyway serve` on the embedded default with
+//! no other service, both ports up, state in the data directory, clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Serve {
+    child: Child,
+    api: String,
+    gateway: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start(data_dir: &std::path::Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["serve", "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env_remove("KEYWAY_REDIS_URL")
+        .env_remove("KEYWAY_CLICKHOUSE_URL")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env("KEYWAY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url_after = |line: &str, label: &str| {
+        line.strip_prefix(label).map(|rest| rest.trim().trim_end_matches("/v1").to_owned())
+    };
+    let (mut api, mut gateway) = (None, None);
+    while api.is_none() || gateway.is_none() {
+        let line = lines.next().expect("keyway serve exited before printing its URLs").unwrap();
+        api = api.or_else(|| url_after(&line, "Keyway dashboard and API:"));
+        gateway = gateway.or_else(|| url_after(&line, "Keyway gateway:"));
+    }
+    Serve { child, api: api.unwrap(), gateway: gateway.unwrap() }
+}
+
+#[tokio::test]
+async fn serve_runs_the_embedded_default_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = start(dir.path());
+    for base in [&serve.api, &serve.gateway] {
+        let resp = reqwest::get(format!("{base}/healthz")).await.unwrap();
+        assert_eq!(resp.status(), 200, "{base}");
+        let ready: serde_json::Value = reqwest::get(format!("{base}/readyz")).await.unwrap().json().await.unwrap();
+        assert_eq!(ready["status"], "ready", "{ready}");
+    }
+    // The dashboard is served on the API port.
+    let page = reqwest::get(format!("{}/", serve.api)).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Keyway"));
+
+    for file in ["keyway.db", "analytics.db", "master.key"] {
+        assert!(dir.path().join(file).exists(), "{file} missing from the data dir");
+    }
+
+    let pid = serve.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "keyway did not exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[tokio::test]
+async fn restart_keeps_the_generated_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(start(dir.path()));
+    let first = std::fs::read(dir.path().join("master.key")).unwrap();
+    drop(start(dir.path()));
+    assert_eq!(std::fs::read(dir.path().join("master.key")).unwrap(), first);
+}
+
+#[test]
+fn bad_settings_fail_fast_with_the_offending_key() {
+    let out = Command::new(env!("CARGO_BIN_EXE_keyway"))
+        .args(["serve", "--data-dir", "/nonexistent-never-used"])
+        .env("KEYWAY_REDIS_URL", "http://wrong-scheme")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("redis.url"), "{stderr}");
+}

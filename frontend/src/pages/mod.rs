@@ -1,0 +1,4 @@
+//! One module per routed page.
+
+pub mod not_found;
+pub mod overview;

@@ -1,0 +1,19 @@
+//! Control-plane schema migrations (sea-orm-migration), written once for SQLite and Postgres.
+//!
+//! Each migration is one file named `mYYYYMMDD_NNNNNN_what.rs`; applied migrations are tracked in
+//! sea-orm's `seaql_migrations` table, so running [`Migrator::up`] again applies nothing.
+//! ClickHouse migrations live with the analytics crate.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_organizations;
+
+/// Every control-plane migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_organizations::Migration)]
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every Keyway test suite, doing its own set-up first (scripts/setup.sh): lint, the Rust
+# suites against real Postgres/Redis/ClickHouse, the official-SDK and chDB suites (Python), the
+# browser suite against `scripts/run.sh` (the README's first command), and the compose check.
+# Any failing step fails the whole run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+PY_VENV=${KEYWAY_PY_VENV:-$HOME/.cache/keyway-py}
+started=$SECONDS
+step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
+
+step "Set-up"
+scripts/setup.sh
+
+step "Format"
+cargo fmt --all -- --check
+
+step "Build (native, all targets) and dashboard wasm"
+cargo build --workspace --all-targets --locked
+scripts/build-wasm.sh
+
+step "Clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust suites (unit, integration, end-to-end against the binary)"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "Python suites: official SDKs against the mock provider, ClickHouse statements on chDB"
+KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" "$PY_VENV/bin/python" -m pytest -q tests/sdk tests/clickhouse_compat
+
+step "Browser suite against the README's first command (scripts/run.sh)"
+data_dir=$(mktemp -d)
+serve_log="$data_dir/serve.log"
+scripts/run.sh --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --data-dir "$data_dir" >"$serve_log" 2>&1 &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do
+  grep -q '^Keyway gateway:' "$serve_log" && break
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$serve_log"; echo "scripts/run.sh exited early" >&2; exit 1; }
+  sleep 0.5
+done
+api_url=$(sed -n 's/^Keyway dashboard and API: *//p' "$serve_log")
+gateway_url=$(sed -n 's/^Keyway gateway: *//p' "$serve_log" | sed 's#/v1$##')
+[ -n "$api_url" ] && [ -n "$gateway_url" ] || { cat "$serve_log"; echo "no URLs printed" >&2; exit 1; }
+curl -fsS "$api_url/healthz" >/dev/null && curl -fsS "$gateway_url/healthz" >/dev/null
+echo "keyway serve up: dashboard $api_url, gateway $gateway_url"
+KEYWAY_DASHBOARD_URL=$api_url KEYWAY_GATEWAY_URL=$gateway_url node --test tests/browser/
+kill -TERM "$serve_pid"
+wait "$serve_pid"
+trap - EXIT
+
+step "Compose file"
+tests/infra/check-compose.sh
+
+step "All suites passed in $((SECONDS - started))s"
