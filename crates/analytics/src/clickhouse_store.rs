@@ -4,15 +4,22 @@
 //! validation (18.16 rejects the setting it needs), so rows are exchanged positionally and every
 //! query selects typed columns or casts aggregates explicitly.
 
+use std::sync::Arc;
+
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 
 use crate::queries::{self, MIGRATIONS, Migration, ON_CLUSTER_PLACEHOLDER};
 use crate::{AnalyticsError, RequestEvent, event};
 
-/// Analytics store on one ClickHouse database.
+/// Analytics store on one ClickHouse database. Cloning is cheap (shared clients).
 #[derive(Clone)]
 pub struct ClickHouseStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     /// Client bound to `database`, for everything that lives inside it.
     client: Client,
     /// Client without a default database: `CREATE/DROP DATABASE` must not name the database
@@ -26,8 +33,8 @@ impl std::fmt::Debug for ClickHouseStore {
     // The clients hold the password; show only what identifies the store.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClickHouseStore")
-            .field("database", &self.database)
-            .field("cluster", &self.cluster)
+            .field("database", &self.inner.database)
+            .field("cluster", &self.inner.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -50,10 +57,12 @@ impl ClickHouseStore {
             server = server.with_password(password);
         }
         Ok(Self {
-            client: server.clone().with_database(database),
-            server,
-            database: database.to_owned(),
-            cluster: None,
+            inner: Arc::new(Inner {
+                client: server.clone().with_database(database),
+                server,
+                database: database.to_owned(),
+                cluster: None,
+            }),
         })
     }
 
@@ -61,21 +70,22 @@ impl ClickHouseStore {
     /// servers' `remote_servers` configuration).
     pub fn with_cluster(mut self, cluster: &str) -> Result<Self, AnalyticsError> {
         check_name("cluster", cluster)?;
-        self.cluster = Some(cluster.to_owned());
+        Arc::make_mut(&mut self.inner).cluster = Some(cluster.to_owned());
         Ok(self)
     }
 
     /// The database this store reads and writes.
     pub fn database(&self) -> &str {
-        &self.database
+        &self.inner.database
     }
 
     /// Creates the database if it does not exist.
     pub async fn create_database(&self) -> Result<(), AnalyticsError> {
         let sql = self.with_cluster_clause("CREATE DATABASE IF NOT EXISTS ? {on_cluster}");
-        self.server
+        self.inner
+            .server
             .query(&sql)
-            .bind(Identifier(&self.database))
+            .bind(Identifier(&self.inner.database))
             .execute()
             .await?;
         Ok(())
@@ -84,9 +94,10 @@ impl ClickHouseStore {
     /// Drops the database and everything in it, if it exists.
     pub async fn drop_database(&self) -> Result<(), AnalyticsError> {
         let sql = self.with_cluster_clause("DROP DATABASE IF EXISTS ? {on_cluster}");
-        self.server
+        self.inner
+            .server
             .query(&sql)
-            .bind(Identifier(&self.database))
+            .bind(Identifier(&self.inner.database))
             .execute()
             .await?;
         Ok(())
@@ -95,11 +106,13 @@ impl ClickHouseStore {
     /// Applies, in version order, every migration not yet recorded in `schema_migrations`, and
     /// returns those it applied (empty when the schema is current). The database must exist.
     pub async fn migrate(&self) -> Result<Vec<Migration>, AnalyticsError> {
-        self.client
+        self.inner
+            .client
             .query_raw(&self.with_cluster_clause(queries::CREATE_SCHEMA_MIGRATIONS))
             .execute()
             .await?;
         let done: Vec<u32> = self
+            .inner
             .client
             .query_raw(queries::APPLIED_MIGRATIONS)
             .fetch_all()
@@ -108,7 +121,8 @@ impl ClickHouseStore {
         for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
             let sql = self.with_cluster_clause(migration.sql);
             for statement in queries::statements(&sql) {
-                self.client
+                self.inner
+                    .client
                     .query_raw(statement)
                     .execute()
                     .await
@@ -118,14 +132,15 @@ impl ClickHouseStore {
                         source,
                     })?;
             }
-            self.client
+            self.inner
+                .client
                 .query(queries::RECORD_MIGRATION)
                 .bind(migration.version)
                 .bind(migration.name)
                 .execute()
                 .await?;
             tracing::info!(
-                database = %self.database,
+                database = %self.inner.database,
                 version = migration.version,
                 name = migration.name,
                 "applied clickhouse migration"
@@ -141,7 +156,7 @@ impl ClickHouseStore {
             return Ok(());
         }
         event::check_batch(events)?;
-        let mut insert = self.client.insert::<RequestEvent>("requests").await?;
+        let mut insert = self.inner.client.insert::<RequestEvent>("requests").await?;
         for event in events {
             insert.write(event).await?;
         }
@@ -151,7 +166,8 @@ impl ClickHouseStore {
 
     /// Checks that the server answers queries.
     pub async fn ping(&self) -> Result<(), AnalyticsError> {
-        self.server
+        self.inner
+            .server
             .query("SELECT toUInt8(1)")
             .fetch_one::<u8>()
             .await?;
@@ -161,6 +177,7 @@ impl ClickHouseStore {
     /// Number of requests stored for `org_id`.
     pub async fn count(&self, org_id: &str) -> Result<u64, AnalyticsError> {
         Ok(self
+            .inner
             .client
             .query(queries::COUNT_BY_ORG)
             .bind(org_id)
@@ -175,6 +192,7 @@ impl ClickHouseStore {
         limit: u32,
     ) -> Result<Vec<RequestEvent>, AnalyticsError> {
         Ok(self
+            .inner
             .client
             .query(queries::RECENT_BY_ORG)
             .bind(org_id)
@@ -186,7 +204,7 @@ impl ClickHouseStore {
     fn with_cluster_clause(&self, sql: &str) -> String {
         sql.replace(
             ON_CLUSTER_PLACEHOLDER,
-            &queries::on_cluster_clause(self.cluster.as_deref()),
+            &queries::on_cluster_clause(self.inner.cluster.as_deref()),
         )
     }
 }

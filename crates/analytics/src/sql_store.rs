@@ -10,8 +10,9 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, QueryResult, Transa
 use crate::event::{self, epoch_millis};
 use crate::{AnalyticsError, RequestEvent};
 
-const TABLE: &str = "requests";
-const ORG_TS_INDEX: &str = "requests_org_id_ts_ms_idx";
+/// Named apart from control-plane tables: a Postgres-only deployment keeps both in one database.
+const TABLE: &str = "request_events";
+const ORG_TS_INDEX: &str = "request_events_org_id_ts_ms_idx";
 
 /// Rows per `INSERT` statement: 500 rows x 32 columns stays under SQLite's 32766 bound
 /// parameters (and Postgres' 65535).
@@ -26,7 +27,7 @@ enum Kind {
     Bool,
 }
 
-/// The `requests` columns, in [`RequestEvent`] field order.
+/// The `request_events` columns, in [`RequestEvent`] field order.
 const COLUMNS: [(&str, Kind); 32] = [
     ("request_id", Kind::Text),
     ("org_id", Kind::Text),
@@ -84,7 +85,7 @@ impl SqlStore {
         &self.db
     }
 
-    /// Creates the `requests` table and its `(org_id, ts_ms)` index if they are missing.
+    /// Creates the `request_events` table and its `(org_id, ts_ms)` index if they are missing.
     pub async fn migrate(&self) -> Result<(), AnalyticsError> {
         let mut table = Table::create();
         table.table(TABLE).if_not_exists();

@@ -52,8 +52,12 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(source) = self {
             tracing::error!(error = %error_chain(source.as_ref()), "internal error");
         }
-        HttpResponse::build(self.status_code())
-            .json(Body { error: Detail { code: self.code(), message: self.to_string() } })
+        HttpResponse::build(self.status_code()).json(Body {
+            error: Detail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        })
     }
 }
 

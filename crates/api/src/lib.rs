@@ -21,9 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// JSON bodies: size-capped, and a parse failure answers in the API's error shape.
 fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(1024 * 1024).error_handler(|err, _req| {
-        ApiError::BadRequest(format!("invalid JSON body: {err}")).into()
-    })
+    web::JsonConfig::default()
+        .limit(1024 * 1024)
+        .error_handler(|err, _req| ApiError::BadRequest(format!("invalid JSON body: {err}")).into())
 }
 
 async fn unknown_route() -> Result<HttpResponse, ApiError> {

@@ -158,6 +158,10 @@ fn environment() -> Env {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail closures return figment::Result"
+)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -168,8 +172,14 @@ mod tests {
             let s = Settings::load(None).unwrap();
             assert_eq!(s.server.api_addr.to_string(), "127.0.0.1:3000");
             assert_eq!(s.server.gateway_addr.to_string(), "127.0.0.1:8080");
-            assert_eq!(s.database_url(), "sqlite://./keyway-data/keyway.db?mode=rwc");
-            assert_eq!(s.analytics_sql_url(), "sqlite://./keyway-data/analytics.db?mode=rwc");
+            assert_eq!(
+                s.database_url(),
+                "sqlite://./keyway-data/keyway.db?mode=rwc"
+            );
+            assert_eq!(
+                s.analytics_sql_url(),
+                "sqlite://./keyway-data/analytics.db?mode=rwc"
+            );
             assert!(s.redis.url.is_none() && s.clickhouse.url.is_none() && s.smtp.url.is_none());
             Ok(())
         });
@@ -184,7 +194,10 @@ mod tests {
             )?;
             jail.set_env("KEYWAY_REDIS__KEY_PREFIX", "env:");
             jail.set_env("KEYWAY_DATABASE_URL", "postgres://u:p@db/keyway");
-            jail.set_env("KEYWAY_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+            jail.set_env(
+                "KEYWAY_MASTER_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            );
             jail.set_env("KEYWAY_TEST_CLICKHOUSE_URL", "http://ignored");
             let s = Settings::load(Some(Path::new("keyway.toml"))).unwrap();
             assert_eq!(s.server.api_addr.to_string(), "127.0.0.1:4000");
@@ -242,7 +255,10 @@ mod tests {
             jail.set_env("KEYWAY_SMTP_URL", "smtp://u:hunter3@mail:25");
             let s = Settings::load(None).unwrap();
             let printed = format!("{s:?}");
-            assert!(!printed.contains("hunter2") && !printed.contains("hunter3"), "{printed}");
+            assert!(
+                !printed.contains("hunter2") && !printed.contains("hunter3"),
+                "{printed}"
+            );
             Ok(())
         });
     }

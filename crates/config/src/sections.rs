@@ -8,18 +8,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key, reason: reason.into() }
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
 }
 
-fn check_scheme(
-    key: &'static str,
-    url: Option<&str>,
-    schemes: &[&str],
-) -> Result<(), ConfigError> {
+fn check_scheme(key: &'static str, url: Option<&str>, schemes: &[&str]) -> Result<(), ConfigError> {
     match url {
         Some(url) if !schemes.iter().any(|s| url.starts_with(&format!("{s}://"))) => Err(invalid(
             key,
-            format!("expected a URL starting with {}", schemes.join("://, ") + "://"),
+            format!(
+                "expected a URL starting with {}",
+                schemes.join("://, ") + "://"
+            ),
         )),
         _ => Ok(()),
     }
@@ -62,12 +64,22 @@ impl Default for ServerSettings {
 impl ServerSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.api_addr == self.gateway_addr && self.api_addr.port() != 0 {
-            return Err(invalid("server.gateway_addr", "must differ from server.api_addr"));
+            return Err(invalid(
+                "server.gateway_addr",
+                "must differ from server.api_addr",
+            ));
         }
         if self.shutdown_grace_secs > 3600 {
-            return Err(invalid("server.shutdown_grace_secs", "at most 3600 seconds"));
+            return Err(invalid(
+                "server.shutdown_grace_secs",
+                "at most 3600 seconds",
+            ));
         }
-        check_scheme("server.public_api_url", self.public_api_url.as_deref(), &["http", "https"])?;
+        check_scheme(
+            "server.public_api_url",
+            self.public_api_url.as_deref(),
+            &["http", "https"],
+        )?;
         check_scheme(
             "server.public_gateway_url",
             self.public_gateway_url.as_deref(),
@@ -88,7 +100,10 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 16 }
+        Self {
+            url: None,
+            max_connections: 16,
+        }
     }
 }
 
@@ -115,7 +130,10 @@ pub struct RedisSettings {
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self { url: None, key_prefix: "keyway:".into() }
+        Self {
+            url: None,
+            key_prefix: "keyway:".into(),
+        }
     }
 }
 
@@ -144,23 +162,34 @@ pub struct ClickHouseSettings {
 
 impl Default for ClickHouseSettings {
     fn default() -> Self {
-        Self { url: None, database: "keyway".into(), user: None, password: None, cluster: None }
+        Self {
+            url: None,
+            database: "keyway".into(),
+            user: None,
+            password: None,
+            cluster: None,
+        }
     }
 }
 
 impl ClickHouseSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         check_scheme("clickhouse.url", self.url.as_deref(), &["http", "https"])?;
-        let ident_ok = |s: &str| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
+        let ident_ok =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ident_ok(&self.database) {
-            return Err(invalid("clickhouse.database", "use letters, digits and '_' only"));
+            return Err(invalid(
+                "clickhouse.database",
+                "use letters, digits and '_' only",
+            ));
         }
         if let Some(cluster) = &self.cluster
             && !ident_ok(cluster)
         {
-            return Err(invalid("clickhouse.cluster", "use letters, digits and '_' only"));
+            return Err(invalid(
+                "clickhouse.cluster",
+                "use letters, digits and '_' only",
+            ));
         }
         Ok(())
     }
@@ -182,14 +211,23 @@ pub struct AnalyticsSettings {
 
 impl Default for AnalyticsSettings {
     fn default() -> Self {
-        Self { sql_url: None, channel_capacity: 100_000, batch_size: 1_000, flush_interval_ms: 1_000 }
+        Self {
+            sql_url: None,
+            channel_capacity: 100_000,
+            batch_size: 1_000,
+            flush_interval_ms: 1_000,
+        }
     }
 }
 
 impl AnalyticsSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let url = self.sql_url.as_ref().map(|u| u.expose().as_str());
-        check_scheme("analytics.sql_url", url, &["postgres", "postgresql", "sqlite"])?;
+        check_scheme(
+            "analytics.sql_url",
+            url,
+            &["postgres", "postgresql", "sqlite"],
+        )?;
         if self.batch_size == 0 || self.channel_capacity < self.batch_size {
             return Err(invalid(
                 "analytics.batch_size",
@@ -215,7 +253,10 @@ pub struct SmtpSettings {
 
 impl Default for SmtpSettings {
     fn default() -> Self {
-        Self { url: None, from: "Keyway <noreply@keyway.localhost>".into() }
+        Self {
+            url: None,
+            from: "Keyway <noreply@keyway.localhost>".into(),
+        }
     }
 }
 
@@ -271,7 +312,10 @@ pub struct GatewaySettings {
 
 impl Default for GatewaySettings {
     fn default() -> Self {
-        Self { allow_private_upstreams: false, max_body_bytes: 8 * 1024 * 1024 }
+        Self {
+            allow_private_upstreams: false,
+            max_body_bytes: 8 * 1024 * 1024,
+        }
     }
 }
 

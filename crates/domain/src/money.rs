@@ -5,7 +5,9 @@ use std::fmt;
 use std::ops::{Add, AddAssign};
 
 /// An amount of US dollars in integer nano-dollars (1 USD = 1_000_000_000).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Usd(i64);
 

@@ -103,7 +103,8 @@ impl ApiError {
 
     fn openai_body(&self) -> Value {
         let (kind, default_code) = match self.status {
-            401 => ("authentication_error", None),
+            // OpenAI reports a bad key as an invalid request with code `invalid_api_key`.
+            401 => ("invalid_request_error", Some("invalid_api_key")),
             403 => ("permission_error", None),
             429 => ("requests", Some("rate_limit_exceeded")),
             s if s >= 500 => ("server_error", None),

@@ -74,7 +74,10 @@ struct MockArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -101,13 +104,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate(data) => {
-            let settings = load(cli.config, &ServeArgs { api_addr: None, gateway_addr: None, data })?;
+            let settings = load(
+                cli.config,
+                &ServeArgs {
+                    api_addr: None,
+                    gateway_addr: None,
+                    data,
+                },
+            )?;
             crate::migrate(&settings).await
         }
         Command::Serve(args) => start(load(cli.config, &args)?, Parts::Both, true).await,
-        Command::Api(args) => {
-            start(load(cli.config, &args.serve)?, Parts::Api, args.migrate).await
-        }
+        Command::Api(args) => start(load(cli.config, &args.serve)?, Parts::Api, args.migrate).await,
         Command::Gateway(args) => {
             start(load(cli.config, &args.serve)?, Parts::Gateway, args.migrate).await
         }
@@ -146,5 +154,8 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KEYWAY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,actix_server=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }

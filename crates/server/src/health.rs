@@ -15,7 +15,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Adds `/healthz` and `/readyz`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
 }
 
 #[derive(Serialize)]
@@ -42,10 +43,16 @@ async fn readyz(services: web::Data<Services>) -> HttpResponse {
     };
     let mut checks = BTreeMap::new();
     checks.insert("database", db.unwrap_or_else(|e| e));
-    checks.insert("kv", kv.map(|_| services.kv.backend().to_owned()).unwrap_or_else(|e| e));
+    checks.insert(
+        "kv",
+        kv.map(|_| services.kv.backend().to_owned())
+            .unwrap_or_else(|e| e),
+    );
     checks.insert(
         "analytics",
-        analytics.map(|_| services.analytics.backend().to_owned()).unwrap_or_else(|e| e),
+        analytics
+            .map(|_| services.analytics.backend().to_owned())
+            .unwrap_or_else(|e| e),
     );
     let body = Readiness { status, checks };
     if required_ok {

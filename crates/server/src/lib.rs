@@ -82,9 +82,14 @@ impl Application {
         let services = Services::connect(&settings).await?;
         let grace = settings.server.shutdown_grace_secs;
         // Bind both first, so the dashboard can show the gateway's real address even on port 0.
-        let api_listener = parts.api().then(|| bind(settings.server.api_addr)).transpose()?;
-        let gateway_listener =
-            parts.gateway().then(|| bind(settings.server.gateway_addr)).transpose()?;
+        let api_listener = parts
+            .api()
+            .then(|| bind(settings.server.api_addr))
+            .transpose()?;
+        let gateway_listener = parts
+            .gateway()
+            .then(|| bind(settings.server.gateway_addr))
+            .transpose()?;
         let gateway_addr = match &gateway_listener {
             Some(l) => l.local_addr()?,
             None => settings.server.gateway_addr,
@@ -101,7 +106,10 @@ impl Application {
                         .configure(keyway_api::configure)
                         .configure(|cfg| keyway_dashboard::ssr::configure(cfg, dashboard.clone()))
                 });
-                Some(Listener { addr, server: tune(server, grace).listen(listener)?.run() })
+                Some(Listener {
+                    addr,
+                    server: tune(server, grace).listen(listener)?.run(),
+                })
             }
             None => None,
         };
@@ -117,11 +125,19 @@ impl Application {
                         .configure(keyway_gateway::configure)
                 });
                 let server = tune(server, grace).listen(listener)?.run();
-                Some(Listener { addr: gateway_addr, server })
+                Some(Listener {
+                    addr: gateway_addr,
+                    server,
+                })
             }
             None => None,
         };
-        Ok(Self { services, api, gateway, stop: Arc::new(Notify::new()) })
+        Ok(Self {
+            services,
+            api,
+            gateway,
+            stop: Arc::new(Notify::new()),
+        })
     }
 
     /// Port of the dashboard + API listener, when this process runs it.
@@ -159,7 +175,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let listeners: Vec<Listener> = self.api.into_iter().chain(self.gateway).collect();
         let handles: Vec<ServerHandle> = listeners.iter().map(|l| l.server.handle()).collect();
-        let mut tasks: Vec<_> = listeners.into_iter().map(|l| tokio::spawn(l.server)).collect();
+        let mut tasks: Vec<_> = listeners
+            .into_iter()
+            .map(|l| tokio::spawn(l.server))
+            .collect();
         tokio::select! {
             () = shutdown::signal() => tracing::info!("shutdown signal received, draining"),
             () = self.stop.notified() => tracing::info!("stop requested, draining"),

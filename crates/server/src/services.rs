@@ -72,8 +72,14 @@ impl Services {
 
     /// Applies control-plane and analytics migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        self.db.migrate().await.map_err(|e| anyhow::anyhow!("control-plane migrations: {e}"))?;
-        self.analytics.migrate().await.map_err(|e| anyhow::anyhow!("analytics migrations: {e}"))?;
+        self.db
+            .migrate()
+            .await
+            .map_err(|e| anyhow::anyhow!("control-plane migrations: {e}"))?;
+        self.analytics
+            .migrate()
+            .await
+            .map_err(|e| anyhow::anyhow!("analytics migrations: {e}"))?;
         Ok(())
     }
 
@@ -94,8 +100,14 @@ impl Services {
         let server = &self.settings.server;
         keyway_dashboard::ssr::DashboardOptions {
             site_root: server.site_root.clone(),
-            gateway_url: server.public_gateway_url.clone().unwrap_or_else(|| format!("http://{gateway_addr}")),
-            api_url: server.public_api_url.clone().unwrap_or_else(|| format!("http://{api_addr}")),
+            gateway_url: server
+                .public_gateway_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{gateway_addr}")),
+            api_url: server
+                .public_api_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{api_addr}")),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }

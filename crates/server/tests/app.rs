@@ -1,6 +1,12 @@
 //! The application as tests see it: both ports up, health and readiness per deployment shape,
 //! error shapes of unknown routes, graceful shutdown flushing analytics.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use keyway_analytics::RequestEvent;
 use keyway_testkit::{Backends, TestApp, spawn_app, spawn_embedded_app, spawn_with};
 use serde_json::Value;
@@ -12,9 +18,27 @@ async fn json(resp: reqwest::Response) -> (u16, Value) {
 
 async fn assert_healthy(app: &TestApp, expected_kv: &str, expected_analytics: &str) {
     for (name, base) in [("api", &app.api_url), ("gateway", &app.gateway_url)] {
-        let (status, body) = json(app.client.get(format!("{base}/healthz")).send().await.unwrap()).await;
-        assert_eq!((status, &body["status"]), (200, &Value::from("ok")), "{name} healthz");
-        let (status, body) = json(app.client.get(format!("{base}/readyz")).send().await.unwrap()).await;
+        let (status, body) = json(
+            app.client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &Value::from("ok")),
+            "{name} healthz"
+        );
+        let (status, body) = json(
+            app.client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         assert_eq!(status, 200, "{name} readyz: {body}");
         assert_eq!(body["status"], "ready", "{name} readyz: {body}");
         assert_eq!(body["checks"]["database"], "ok");
@@ -47,15 +71,28 @@ async fn readiness_reports_an_analytics_outage_as_degraded_not_down() {
     settings.server.data_dir = dir.path().to_path_buf();
     // Nothing listens on port 9 (discard): ClickHouse is down from the start.
     settings.clickhouse.url = Some("http://127.0.0.1:9".into());
-    let app = keyway::Application::build(settings, keyway::Parts::Gateway).await.unwrap();
+    let app = keyway::Application::build(settings, keyway::Parts::Gateway)
+        .await
+        .unwrap();
     let url = app.gateway_url().unwrap();
     let stopper = app.stopper();
     let task = tokio::spawn(app.run_until_stopped());
     let (status, body) = json(reqwest::get(format!("{url}/readyz")).await.unwrap()).await;
-    assert_eq!(status, 200, "an analytics blip must not pull the replica: {body}");
+    assert_eq!(
+        status, 200,
+        "an analytics blip must not pull the replica: {body}"
+    );
     assert_eq!(body["status"], "degraded");
-    assert!(body["checks"]["analytics"].as_str().unwrap().starts_with("error"));
-    assert!(!body.to_string().contains("127.0.0.1:9"), "readiness leaks the URL: {body}");
+    assert!(
+        body["checks"]["analytics"]
+            .as_str()
+            .unwrap()
+            .starts_with("error")
+    );
+    assert!(
+        !body.to_string().contains("127.0.0.1:9"),
+        "readiness leaks the URL: {body}"
+    );
     stopper.stop();
     task.await.unwrap().unwrap();
 }
@@ -68,11 +105,21 @@ async fn unknown_routes_answer_in_each_surface_error_shape() {
     assert_eq!(body["error"]["code"], "not_found");
     assert!(body["error"]["message"].is_string());
 
-    let resp = app.client.post(format!("{}/v1/nope", app.gateway_url)).send().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/v1/nope", app.gateway_url))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = json(resp).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["type"], "invalid_request_error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("/v1/nope"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/nope")
+    );
 }
 
 #[tokio::test]
@@ -93,7 +140,14 @@ async fn shutdown_flushes_buffered_events_and_closes_ports() {
         let client = app.client.clone();
         app.shutdown().await.unwrap();
         assert_eq!(analytics.count(&org).await.unwrap(), 25, "{backends:?}");
-        assert!(client.get(format!("{gateway}/healthz")).send().await.is_err(), "port still open");
+        assert!(
+            client
+                .get(format!("{gateway}/healthz"))
+                .send()
+                .await
+                .is_err(),
+            "port still open"
+        );
     }
 }
 

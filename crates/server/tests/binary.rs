@@ -1,6 +1,12 @@
 //! The real `keyway` binary, as a newcomer runs it: `keyway serve` on the embedded default with
 //! no other service, both ports up, state in the data directory, clean exit on SIGTERM.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +25,14 @@ impl Drop for Serve {
 
 fn start(data_dir: &std::path::Path) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .args(["serve", "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--gateway-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env_remove("KEYWAY_DATABASE_URL")
         .env_remove("KEYWAY_REDIS_URL")
@@ -32,15 +45,23 @@ fn start(data_dir: &std::path::Path) -> Serve {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url_after = |line: &str, label: &str| {
-        line.strip_prefix(label).map(|rest| rest.trim().trim_end_matches("/v1").to_owned())
+        line.strip_prefix(label)
+            .map(|rest| rest.trim().trim_end_matches("/v1").to_owned())
     };
     let (mut api, mut gateway) = (None, None);
     while api.is_none() || gateway.is_none() {
-        let line = lines.next().expect("keyway serve exited before printing its URLs").unwrap();
+        let line = lines
+            .next()
+            .expect("keyway serve exited before printing its URLs")
+            .unwrap();
         api = api.or_else(|| url_after(&line, "Keyway dashboard and API:"));
         gateway = gateway.or_else(|| url_after(&line, "Keyway gateway:"));
     }
-    Serve { child, api: api.unwrap(), gateway: gateway.unwrap() }
+    Serve {
+        child,
+        api: api.unwrap(),
+        gateway: gateway.unwrap(),
+    }
 }
 
 #[tokio::test]
@@ -50,7 +71,12 @@ async fn serve_runs_the_embedded_default_and_stops_cleanly_on_sigterm() {
     for base in [&serve.api, &serve.gateway] {
         let resp = reqwest::get(format!("{base}/healthz")).await.unwrap();
         assert_eq!(resp.status(), 200, "{base}");
-        let ready: serde_json::Value = reqwest::get(format!("{base}/readyz")).await.unwrap().json().await.unwrap();
+        let ready: serde_json::Value = reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(ready["status"], "ready", "{ready}");
     }
     // The dashboard is served on the API port.
@@ -59,17 +85,29 @@ async fn serve_runs_the_embedded_default_and_stops_cleanly_on_sigterm() {
     assert!(page.text().await.unwrap().contains("Keyway"));
 
     for file in ["keyway.db", "analytics.db", "master.key"] {
-        assert!(dir.path().join(file).exists(), "{file} missing from the data dir");
+        assert!(
+            dir.path().join(file).exists(),
+            "{file} missing from the data dir"
+        );
     }
 
     let pid = serve.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = serve.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "keyway did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "keyway did not exit after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
@@ -94,4 +132,25 @@ fn bad_settings_fail_fast_with_the_offending_key() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("redis.url"), "{stderr}");
+}
+
+#[test]
+fn migrate_creates_the_embedded_databases_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyway"))
+            .arg("migrate")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("KEYWAY_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("keyway.db").exists());
+    assert!(dir.path().join("analytics.db").exists());
 }

@@ -43,8 +43,10 @@ impl Database {
         if conn.get_database_backend() == DbBackend::Sqlite {
             // WAL lets the dashboard read while the gateway writes; the busy timeout turns
             // lock contention into a short wait instead of an error.
-            conn.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-                .await?;
+            conn.execute_unprepared(
+                "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+            )
+            .await?;
         }
         Ok(Self { conn })
     }
@@ -93,7 +95,10 @@ mod tests {
 
     #[test]
     fn finds_the_sqlite_file_path() {
-        assert_eq!(sqlite_path("sqlite://./data/k.db?mode=rwc"), Some("./data/k.db"));
+        assert_eq!(
+            sqlite_path("sqlite://./data/k.db?mode=rwc"),
+            Some("./data/k.db")
+        );
         assert_eq!(sqlite_path("sqlite:///abs/k.db"), Some("/abs/k.db"));
         assert_eq!(sqlite_path("sqlite://:memory:"), None);
         assert_eq!(sqlite_path("postgres://x/y"), None);

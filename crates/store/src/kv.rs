@@ -54,7 +54,10 @@ pub struct RedisKv {
 impl Kv {
     /// In-process state under `prefix`.
     pub fn memory(prefix: &str) -> Self {
-        Kv::Memory(MemoryKv { prefix: prefix.to_owned(), entries: Arc::default() })
+        Kv::Memory(MemoryKv {
+            prefix: prefix.to_owned(),
+            entries: Arc::default(),
+        })
     }
 
     /// Connects to Redis at `url`, with short timeouts so a request never hangs on it.
@@ -89,7 +92,12 @@ impl Kv {
 
     /// Adds `by` to the counter `key` and returns the new value; the first increment of a window
     /// sets its expiry to `window`, so the counter resets when the window ends.
-    pub async fn incr_window(&self, key: &str, by: i64, window: Duration) -> Result<i64, StoreError> {
+    pub async fn incr_window(
+        &self,
+        key: &str,
+        by: i64,
+        window: Duration,
+    ) -> Result<i64, StoreError> {
         let key = self.full_key(key);
         match self {
             Kv::Memory(m) => {
@@ -104,13 +112,24 @@ impl Kv {
                     Some(v) => (v + by, entries.get(&key).and_then(|e| e.expires)),
                     None => (by, Some(now + window)),
                 };
-                entries.insert(key, Entry { value: next.to_string().into_bytes(), expires });
+                entries.insert(
+                    key,
+                    Entry {
+                        value: next.to_string().into_bytes(),
+                        expires,
+                    },
+                );
                 Ok(next)
             }
             Kv::Redis(r) => {
                 let mut conn = r.conn.clone();
                 let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-                Ok(r.incr_window.key(key).arg(by).arg(ms).invoke_async(&mut conn).await?)
+                Ok(r.incr_window
+                    .key(key)
+                    .arg(by)
+                    .arg(ms)
+                    .invoke_async(&mut conn)
+                    .await?)
             }
         }
     }
@@ -121,7 +140,10 @@ impl Kv {
         match self {
             Kv::Memory(m) => {
                 let now = Instant::now();
-                Ok(lock(&m.entries).get(&key).filter(|e| e.live(now)).map(|e| e.value.clone()))
+                Ok(lock(&m.entries)
+                    .get(&key)
+                    .filter(|e| e.live(now))
+                    .map(|e| e.value.clone()))
             }
             Kv::Redis(r) => {
                 let mut conn = r.conn.clone();
@@ -131,12 +153,23 @@ impl Kv {
     }
 
     /// Writes `key`, expiring after `ttl` when given.
-    pub async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+    pub async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
         let key = self.full_key(key);
         match self {
             Kv::Memory(m) => {
                 let expires = ttl.map(|t| Instant::now() + t);
-                lock(&m.entries).insert(key, Entry { value: value.to_vec(), expires });
+                lock(&m.entries).insert(
+                    key,
+                    Entry {
+                        value: value.to_vec(),
+                        expires,
+                    },
+                );
                 Ok(())
             }
             Kv::Redis(r) => {
@@ -144,7 +177,8 @@ impl Kv {
                 let mut cmd = redis::cmd("SET");
                 cmd.arg(key).arg(value);
                 if let Some(ttl) = ttl {
-                    cmd.arg("PX").arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+                    cmd.arg("PX")
+                        .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
                 }
                 cmd.query_async::<()>(&mut conn).await?;
                 Ok(())

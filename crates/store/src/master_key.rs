@@ -23,7 +23,9 @@ pub struct MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -42,7 +44,10 @@ impl MasterKey {
     /// The configured key, or the data directory's, generating that on first use.
     pub fn resolve(settings: &Settings) -> Result<(Self, MasterKeySource), StoreError> {
         if let Some(configured) = &settings.security.master_key {
-            return Ok((Self::from_base64(configured.expose())?, MasterKeySource::Configured));
+            return Ok((
+                Self::from_base64(configured.expose())?,
+                MasterKeySource::Configured,
+            ));
         }
         let path = settings.server.data_dir.join(FILE_NAME);
         match std::fs::read_to_string(&path) {
@@ -55,7 +60,10 @@ impl MasterKey {
                 );
                 Ok((key, MasterKeySource::Generated))
             }
-            Err(source) => Err(StoreError::Io { context: format!("reading {}", path.display()), source }),
+            Err(source) => Err(StoreError::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            }),
         }
     }
 
@@ -68,7 +76,10 @@ impl MasterKey {
             .try_into()
             .map_err(|_| StoreError::Invalid("master key must be 32 bytes".into()))?;
         let id = hex::encode(&Sha256::digest(key)[..4]);
-        Ok(Self { key: Secret::new(key), id })
+        Ok(Self {
+            key: Secret::new(key),
+            id,
+        })
     }
 
     fn generate_into(path: &Path) -> Result<Self, StoreError> {
@@ -83,7 +94,9 @@ impl MasterKey {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(io(format!("creating {}", path.display())))?;
+        let mut file = options
+            .open(path)
+            .map_err(io(format!("creating {}", path.display())))?;
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(io(format!("writing {}", path.display())))?;

@@ -45,7 +45,9 @@ impl Database {
             .exec_with_returning(self.conn())
             .await
             .map_err(|e| match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict("organization slug"),
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    StoreError::Conflict("organization slug")
+                }
                 _ => StoreError::Db(e),
             })?;
         inserted.try_into()

@@ -1,6 +1,12 @@
 //! The store against real engines: the same assertions on SQLite and Postgres, and on
 //! in-process and Redis key-value state.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 use keyway_domain::Slug;
 use keyway_store::{Database, DatabaseKind, Kv, StoreError};
 use keyway_testkit::services::{TestPostgres, TestRedis};
@@ -15,19 +21,28 @@ async fn org_round_trip(db: &Database) {
     let slug = Slug::parse("acme").unwrap();
     let created = db.create_org(&slug, "Acme Inc.").await.unwrap();
     assert_eq!(db.org(created.id).await.unwrap().as_ref(), Some(&created));
-    assert_eq!(db.org_by_slug(&slug).await.unwrap().as_ref(), Some(&created));
+    assert_eq!(
+        db.org_by_slug(&slug).await.unwrap().as_ref(),
+        Some(&created)
+    );
     assert_eq!(created.name, "Acme Inc.");
 
     let taken = db.create_org(&slug, "Someone else").await.unwrap_err();
     assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
-    let other = db.org_by_slug(&Slug::parse("nobody").unwrap()).await.unwrap();
+    let other = db
+        .org_by_slug(&Slug::parse("nobody").unwrap())
+        .await
+        .unwrap();
     assert!(other.is_none());
 }
 
 #[tokio::test]
 async fn organizations_round_trip_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/nested/keyway.db?mode=rwc", dir.path().display());
+    let url = format!(
+        "sqlite://{}/nested/keyway.db?mode=rwc",
+        dir.path().display()
+    );
     let db = Database::connect(&url, 4).await.unwrap();
     assert_eq!(db.kind(), DatabaseKind::Sqlite);
     org_round_trip(&db).await;
@@ -53,16 +68,26 @@ async fn kv_semantics(kv: &Kv) {
     assert!(kv.delete("k").await.unwrap());
     assert!(!kv.delete("k").await.unwrap());
 
-    kv.set("short", b"x", Some(Duration::from_millis(50))).await.unwrap();
+    kv.set("short", b"x", Some(Duration::from_millis(50)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(120)).await;
-    assert_eq!(kv.get("short").await.unwrap(), None, "value outlived its ttl");
+    assert_eq!(
+        kv.get("short").await.unwrap(),
+        None,
+        "value outlived its ttl"
+    );
 
     let window = Duration::from_millis(300);
     assert_eq!(kv.incr_window("rpm", 1, window).await.unwrap(), 1);
     assert_eq!(kv.incr_window("rpm", 1, window).await.unwrap(), 2);
     assert_eq!(kv.incr_window("rpm", 5, window).await.unwrap(), 7);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(kv.incr_window("rpm", 1, window).await.unwrap(), 1, "window did not reset");
+    assert_eq!(
+        kv.incr_window("rpm", 1, window).await.unwrap(),
+        1,
+        "window did not reset"
+    );
 }
 
 #[tokio::test]
@@ -78,13 +103,26 @@ async fn redis_kv_semantics() {
 
 #[tokio::test]
 async fn redis_prefixes_isolate_deployments_and_tests() {
-    let (a, b) = (TestRedis::create().await.unwrap(), TestRedis::create().await.unwrap());
+    let (a, b) = (
+        TestRedis::create().await.unwrap(),
+        TestRedis::create().await.unwrap(),
+    );
     let kv_a = Kv::redis(a.url(), a.prefix()).await.unwrap();
     let kv_b = Kv::redis(b.url(), b.prefix()).await.unwrap();
     kv_a.set("shared-name", b"from-a", None).await.unwrap();
     assert_eq!(kv_b.get("shared-name").await.unwrap(), None);
-    assert_eq!(kv_b.incr_window("counter", 1, Duration::from_secs(60)).await.unwrap(), 1);
-    assert_eq!(kv_a.incr_window("counter", 1, Duration::from_secs(60)).await.unwrap(), 1);
+    assert_eq!(
+        kv_b.incr_window("counter", 1, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        kv_a.incr_window("counter", 1, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1
+    );
 
     // The key really lives under the prefix in Redis.
     let client = redis::Client::open(a.url()).unwrap();
@@ -112,5 +150,9 @@ async fn redis_counters_are_exact_under_concurrency() {
         seen.push(t.await.unwrap().unwrap());
     }
     seen.sort_unstable();
-    assert_eq!(seen, (1..=200).collect::<Vec<_>>(), "every increment got a distinct value");
+    assert_eq!(
+        seen,
+        (1..=200).collect::<Vec<_>>(),
+        "every increment got a distinct value"
+    );
 }

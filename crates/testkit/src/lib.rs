@@ -12,6 +12,7 @@
 //! `KEYWAY_TEST_POSTGRES_URL`, `KEYWAY_TEST_REDIS_URL` and `KEYWAY_TEST_CLICKHOUSE_URL`.
 
 pub mod services;
+pub mod smtp;
 
 use base64::Engine as _;
 use keyway::{Application, Parts, Services, Stopper};
@@ -84,8 +85,11 @@ pub async fn spawn_with(
 
     let (postgres, redis, clickhouse) = match backends {
         Backends::Production => {
-            let (pg, redis, ch) =
-                tokio::try_join!(TestPostgres::create(), TestRedis::create(), TestClickHouse::create())?;
+            let (pg, redis, ch) = tokio::try_join!(
+                TestPostgres::create(),
+                TestRedis::create(),
+                TestClickHouse::create()
+            )?;
             settings.database.url = Some(Secret::new(pg.url().to_owned()));
             settings.redis.url = Some(Secret::new(redis.url().to_owned()));
             settings.redis.key_prefix = redis.prefix().to_owned();
@@ -101,12 +105,18 @@ pub async fn spawn_with(
     let mock = MockProvider::start(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     keyway::migrate(&settings).await?;
     let app = Application::build(settings.clone(), Parts::Both).await?;
-    let api_url = app.api_url().ok_or_else(|| anyhow::anyhow!("api listener missing"))?;
-    let gateway_url = app.gateway_url().ok_or_else(|| anyhow::anyhow!("gateway listener missing"))?;
+    let api_url = app
+        .api_url()
+        .ok_or_else(|| anyhow::anyhow!("api listener missing"))?;
+    let gateway_url = app
+        .gateway_url()
+        .ok_or_else(|| anyhow::anyhow!("gateway listener missing"))?;
     let services = app.services().clone();
     let stopper = app.stopper();
     let task = tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     Ok(TestApp {
         api_url,
         gateway_url,
@@ -126,12 +136,18 @@ pub async fn spawn_with(
 impl TestApp {
     /// `GET` a path on the API port.
     pub async fn get_api(&self, path: &str) -> reqwest::Result<reqwest::Response> {
-        self.client.get(format!("{}{path}", self.api_url)).send().await
+        self.client
+            .get(format!("{}{path}", self.api_url))
+            .send()
+            .await
     }
 
     /// `GET` a path on the gateway port.
     pub async fn get_gateway(&self, path: &str) -> reqwest::Result<reqwest::Response> {
-        self.client.get(format!("{}{path}", self.gateway_url)).send().await
+        self.client
+            .get(format!("{}{path}", self.gateway_url))
+            .send()
+            .await
     }
 
     /// Stops the app gracefully (as SIGTERM would) and waits until it has drained. Its databases

@@ -22,7 +22,9 @@ where
     F: std::future::Future<Output = anyhow::Result<()>>,
 {
     let joined = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(fut())
     })
     .join();
@@ -46,11 +48,19 @@ impl TestPostgres {
         let admin_url = env_or("KEYWAY_TEST_POSTGRES_URL", POSTGRES_DEFAULT);
         let name = unique("keyway_test_");
         let admin = SeaDatabase::connect(&admin_url).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
         admin.close().await?;
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
         let url = format!("{base}/{name}");
-        Ok(Self { admin_url, name, url })
+        Ok(Self {
+            admin_url,
+            name,
+            url,
+        })
     }
 
     /// URL of the new database.
@@ -85,7 +95,10 @@ impl TestRedis {
         let client = redis::Client::open(url.as_str())?;
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await?;
-        Ok(Self { url, prefix: format!("{}:", unique("keyway-test:")) })
+        Ok(Self {
+            url,
+            prefix: format!("{}:", unique("keyway-test:")),
+        })
     }
 
     /// Redis URL.
@@ -105,10 +118,15 @@ impl Drop for TestRedis {
         cleanup("redis keys", move || async move {
             let client = redis::Client::open(url.as_str())?;
             let mut conn = client.get_multiplexed_async_connection().await?;
-            let keys: Vec<String> =
-                redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await?;
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut conn)
+                .await?;
             if !keys.is_empty() {
-                redis::cmd("DEL").arg(keys).query_async::<i64>(&mut conn).await?;
+                redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async::<i64>(&mut conn)
+                    .await?;
             }
             Ok(())
         });
@@ -126,7 +144,9 @@ impl TestClickHouse {
     pub async fn create() -> anyhow::Result<Self> {
         let url = env_or("KEYWAY_TEST_CLICKHOUSE_URL", CLICKHOUSE_DEFAULT);
         let database = unique("keyway_test_");
-        ClickHouseStore::connect(&url, &database, None, None)?.create_database().await?;
+        ClickHouseStore::connect(&url, &database, None, None)?
+            .create_database()
+            .await?;
         Ok(Self { url, database })
     }
 
@@ -145,7 +165,9 @@ impl Drop for TestClickHouse {
     fn drop(&mut self) {
         let (url, database) = (self.url.clone(), self.database.clone());
         cleanup("clickhouse database", move || async move {
-            ClickHouseStore::connect(&url, &database, None, None)?.drop_database().await?;
+            ClickHouseStore::connect(&url, &database, None, None)?
+                .drop_database()
+                .await?;
             Ok(())
         });
     }

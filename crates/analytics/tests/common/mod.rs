@@ -5,6 +5,7 @@
     dead_code,
     reason = "each test binary uses a different subset of these helpers"
 )]
+#![allow(clippy::expect_used, reason = "test set-up fails loudly")]
 
 use std::future::Future;
 
@@ -16,10 +17,6 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
-#[expect(
-    clippy::disallowed_methods,
-    reason = "tests find their servers through the environment"
-)]
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }

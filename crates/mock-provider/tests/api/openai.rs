@@ -394,8 +394,8 @@ async fn errors_use_openai_shape_and_types() {
         .unwrap();
     let (status, _, err) = error_of(res).await;
     assert_eq!(
-        (status, err["type"].as_str()),
-        (401, Some("authentication_error"))
+        (status, err["type"].as_str(), err["code"].as_str()),
+        (401, Some("invalid_request_error"), Some("invalid_api_key"))
     );
 
     let res = mock

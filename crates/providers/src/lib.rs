@@ -1,0 +1,159 @@
+//! Keyway's provider translation layer: pure, I/O-free conversion between the canonical chat
+//! types in [`canonical`] and each provider's wire format, both ways, for requests, responses,
+//! errors and streams.
+//!
+//! One module per wire format ([`openai`], [`anthropic`], [`gemini`]); each holds its private
+//! serde wire types and the translation functions. Streaming is driven event by event: an
+//! upstream byte chunk goes into a [`StreamReader`] (which yields canonical
+//! [`StreamEvent`]s) and every event goes into a [`StreamWriter`] (which yields the bytes to
+//! send to the client in the caller's surface format). The gateway owns all I/O.
+//!
+//! Conventions every module follows:
+//! - Caller-supplied request fields that have no canonical meaning are refused with an error
+//!   naming the field ([`TranslateError::InvalidBody`]), never dropped.
+//! - Canonical settings a target provider cannot honour are refused with
+//!   [`TranslateError::Unsupported`] (a 400 for the caller).
+//! - Upstream responses are parsed leniently (providers add fields all the time).
+//! - A stream that ends without its terminal marker becomes an explicit
+//!   [`StreamEvent::Error`], which writers render as an error frame, never as a normal stop.
+
+pub mod anthropic;
+pub mod canonical;
+mod error;
+pub mod gemini;
+pub mod openai;
+pub mod sse;
+
+use bytes::Bytes;
+
+pub use canonical::{ApiError, ChatRequest, ChatResponse, StreamEvent};
+pub use error::TranslateError;
+
+/// A wire format Keyway speaks, on the client side (surface) or upstream side (provider).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// OpenAI Chat Completions (also used by OpenAI-compatible providers).
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini `generateContent`.
+    Gemini,
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Format::OpenAi => "OpenAI",
+            Format::Anthropic => "Anthropic",
+            Format::Gemini => "Gemini",
+        })
+    }
+}
+
+impl Format {
+    /// Renders a canonical error as the error body of this format.
+    pub fn error_body(self, error: &ApiError) -> Bytes {
+        match self {
+            Format::OpenAi => openai::error_body(error),
+            Format::Anthropic => anthropic::error_body(error),
+            Format::Gemini => gemini::error_body(error),
+        }
+    }
+
+    /// Reads an upstream error body of this format (any body, even non-JSON, gives an error).
+    pub fn parse_error(self, status: u16, body: &[u8]) -> ApiError {
+        match self {
+            Format::OpenAi => openai::parse_error(status, body),
+            Format::Anthropic => anthropic::parse_error(status, body),
+            Format::Gemini => gemini::parse_error(status, body),
+        }
+    }
+}
+
+/// Turns an upstream SSE byte stream of one format into canonical events, chunk by chunk.
+#[derive(Debug)]
+pub struct StreamReader {
+    decoder: sse::SseDecoder,
+    inner: ReaderKind,
+}
+
+#[derive(Debug)]
+enum ReaderKind {
+    OpenAi(openai::OpenAiStreamReader),
+    Anthropic(anthropic::AnthropicStreamReader),
+    Gemini(gemini::GeminiStreamReader),
+}
+
+impl StreamReader {
+    /// A reader for an upstream stream in `format`.
+    pub fn new(format: Format) -> Self {
+        let inner = match format {
+            Format::OpenAi => ReaderKind::OpenAi(openai::OpenAiStreamReader::default()),
+            Format::Anthropic => {
+                ReaderKind::Anthropic(anthropic::AnthropicStreamReader::default())
+            }
+            Format::Gemini => ReaderKind::Gemini(gemini::GeminiStreamReader::default()),
+        };
+        Self {
+            decoder: sse::SseDecoder::default(),
+            inner,
+        }
+    }
+
+    /// Feeds one chunk of upstream bytes (any split) and returns the events it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, TranslateError> {
+        let mut out = Vec::new();
+        for event in self.decoder.push(chunk)? {
+            out.extend(match &mut self.inner {
+                ReaderKind::OpenAi(r) => r.push(&event)?,
+                ReaderKind::Anthropic(r) => r.push(&event)?,
+                ReaderKind::Gemini(r) => r.push(&event)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Call when the upstream body ended (cleanly or not). Returns [`StreamEvent::Done`] or,
+    /// if the stream was cut before its terminal marker, a [`StreamEvent::Error`].
+    pub fn finish(&mut self) -> Vec<StreamEvent> {
+        let partial = self.decoder.has_partial_event();
+        match &mut self.inner {
+            ReaderKind::OpenAi(r) => r.finish(partial),
+            ReaderKind::Anthropic(r) => r.finish(partial),
+            ReaderKind::Gemini(r) => r.finish(partial),
+        }
+    }
+}
+
+/// Turns canonical events into the SSE bytes of one client-facing format.
+#[derive(Debug)]
+pub enum StreamWriter {
+    /// OpenAI `data: {chunk}` frames ending with `data: [DONE]`.
+    OpenAi(openai::OpenAiStreamWriter),
+    /// Anthropic `event:`/`data:` frames ending with `message_stop`.
+    Anthropic(anthropic::AnthropicStreamWriter),
+    /// Gemini `data: {GenerateContentResponse}` frames.
+    Gemini(gemini::GeminiStreamWriter),
+}
+
+impl StreamWriter {
+    /// A writer for `format`; `include_usage` is the OpenAI caller's
+    /// `stream_options.include_usage` (the other formats always carry usage).
+    pub fn new(format: Format, include_usage: bool) -> Self {
+        match format {
+            Format::OpenAi => Self::OpenAi(openai::OpenAiStreamWriter::new(include_usage)),
+            Format::Anthropic => Self::Anthropic(anthropic::AnthropicStreamWriter::default()),
+            Format::Gemini => Self::Gemini(gemini::GeminiStreamWriter::default()),
+        }
+    }
+
+    /// Renders one canonical event; the result may be empty (the event is buffered until the
+    /// format has somewhere to put it, e.g. usage waits for the final frame).
+    pub fn write(&mut self, event: &StreamEvent) -> Result<Bytes, TranslateError> {
+        match self {
+            Self::OpenAi(w) => w.write(event),
+            Self::Anthropic(w) => w.write(event),
+            Self::Gemini(w) => w.write(event),
+        }
+    }
+}
