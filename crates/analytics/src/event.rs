@@ -84,6 +84,45 @@ pub struct RequestEvent {
 }
 
 impl RequestEvent {
+    /// An event for a request received now: identity fields set, every measurement zero or
+    /// empty and the cache status `bypass`, for the gateway to fill in as the request proceeds.
+    pub fn new(request_id: &str, org_id: &str, surface: &str, requested_model: &str) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            org_id: org_id.to_owned(),
+            team_id: None,
+            key_id: None,
+            end_user_id: None,
+            trace_id: None,
+            prompt_id: None,
+            prompt_version: None,
+            config_id: None,
+            ts: Utc::now(),
+            surface: surface.to_owned(),
+            provider: None,
+            requested_model: requested_model.to_owned(),
+            served_model: None,
+            stream: false,
+            status_code: 0,
+            error_class: None,
+            latency_ms: 0,
+            ttft_ms: None,
+            upstream_latency_ms: None,
+            gateway_overhead_us: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            cached_read_tokens: 0,
+            cache_write_tokens: 0,
+            reasoning_tokens: 0,
+            cost_nano_usd: 0,
+            cache_status: "bypass".to_owned(),
+            retries: 0,
+            fallback_index: 0,
+            metadata_keys: Vec::new(),
+            metadata_values: Vec::new(),
+        }
+    }
+
     /// Metadata as `(key, value)` pairs.
     pub fn metadata(&self) -> impl Iterator<Item = (&str, &str)> {
         self.metadata_keys

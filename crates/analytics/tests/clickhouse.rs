@@ -3,8 +3,9 @@
 mod common;
 
 use clickhouse::Client;
-use common::{clickhouse_url, exercise_store, full_event, with_clickhouse};
+use common::{exercise_store, full_event, with_clickhouse};
 use keyway_analytics::{AnalyticsStore, ClickHouseStore, MIGRATIONS};
+use keyway_testkit::services::clickhouse_url;
 
 #[tokio::test]
 async fn clickhouse_store_round_trips_events() {

@@ -5,6 +5,8 @@
 //! assembled. Until the surfaces land, every `/v1` path answers an OpenAI-shaped 404 so SDKs get
 //! an error they can parse.
 
+pub mod upstream;
+
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 

@@ -95,7 +95,7 @@ impl StreamReader {
             Format::Gemini => ReaderKind::Gemini(gemini::GeminiStreamReader::default()),
         };
         Self {
-            decoder: sse::SseDecoder::default(),
+            decoder: sse::SseDecoder::new(format),
             inner,
         }
     }

@@ -153,37 +153,10 @@ async fn shutdown_flushes_buffered_events_and_closes_ports() {
 
 fn event(org: &str, i: u32) -> RequestEvent {
     RequestEvent {
-        request_id: format!("req-{i}"),
-        org_id: org.to_owned(),
-        team_id: None,
-        key_id: None,
-        end_user_id: None,
-        trace_id: None,
-        prompt_id: None,
-        prompt_version: None,
-        config_id: None,
-        ts: chrono::Utc::now(),
-        surface: "chat_completions".into(),
-        provider: Some("mock".into()),
-        requested_model: "mock/echo".into(),
-        served_model: Some("echo".into()),
-        stream: false,
         status_code: 200,
-        error_class: None,
-        latency_ms: 12,
-        ttft_ms: None,
-        upstream_latency_ms: Some(10),
-        gateway_overhead_us: 150,
         input_tokens: 10,
         output_tokens: 5,
-        cached_read_tokens: 0,
-        cache_write_tokens: 0,
-        reasoning_tokens: 0,
         cost_nano_usd: 1_500,
-        cache_status: "miss".into(),
-        retries: 0,
-        fallback_index: 0,
-        metadata_keys: vec![],
-        metadata_values: vec![],
+        ..RequestEvent::new(&format!("req-{i}"), org, "openai.chat", "mock/echo")
     }
 }

@@ -11,6 +11,21 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
 
+/// Postgres server (its maintenance database) the tests create databases on.
+pub fn postgres_admin_url() -> String {
+    env_or("KEYWAY_TEST_POSTGRES_URL", POSTGRES_DEFAULT)
+}
+
+/// Redis server the tests use.
+pub fn redis_url() -> String {
+    env_or("KEYWAY_TEST_REDIS_URL", REDIS_DEFAULT)
+}
+
+/// ClickHouse HTTP interface the tests use.
+pub fn clickhouse_url() -> String {
+    env_or("KEYWAY_TEST_CLICKHOUSE_URL", CLICKHOUSE_DEFAULT)
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
@@ -45,7 +60,7 @@ pub struct TestPostgres {
 impl TestPostgres {
     /// Creates `keyway_test_<uuid>` on the server of `KEYWAY_TEST_POSTGRES_URL`.
     pub async fn create() -> anyhow::Result<Self> {
-        let admin_url = env_or("KEYWAY_TEST_POSTGRES_URL", POSTGRES_DEFAULT);
+        let admin_url = postgres_admin_url();
         let name = unique("keyway_test_");
         let admin = SeaDatabase::connect(&admin_url).await?;
         admin
@@ -91,7 +106,7 @@ pub struct TestRedis {
 impl TestRedis {
     /// Checks Redis answers and picks `keyway-test:<uuid>:`.
     pub async fn create() -> anyhow::Result<Self> {
-        let url = env_or("KEYWAY_TEST_REDIS_URL", REDIS_DEFAULT);
+        let url = redis_url();
         let client = redis::Client::open(url.as_str())?;
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await?;
@@ -142,7 +157,7 @@ pub struct TestClickHouse {
 impl TestClickHouse {
     /// Creates `keyway_test_<uuid>` on the server of `KEYWAY_TEST_CLICKHOUSE_URL`.
     pub async fn create() -> anyhow::Result<Self> {
-        let url = env_or("KEYWAY_TEST_CLICKHOUSE_URL", CLICKHOUSE_DEFAULT);
+        let url = clickhouse_url();
         let database = unique("keyway_test_");
         ClickHouseStore::connect(&url, &database, None, None)?
             .create_database()

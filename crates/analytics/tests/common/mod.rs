@@ -11,68 +11,30 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use keyway_analytics::{AnalyticsError, AnalyticsStore, ClickHouseStore, RequestEvent, SqlStore};
-use sea_orm::{ConnectionTrait, Database};
+use keyway_testkit::services::{TestClickHouse, TestPostgres};
 
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
-pub fn clickhouse_url() -> String {
-    env_or("KEYWAY_TEST_CLICKHOUSE_URL", "http://127.0.0.1:8123")
-}
-
-pub fn postgres_admin_url() -> String {
-    env_or(
-        "KEYWAY_TEST_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    )
-}
-
-/// Runs `body` and then `cleanup`, even when `body` panics (the panic is re-raised after).
-async fn run_then<F, C>(body: F, cleanup: C)
-where
-    F: Future<Output = anyhow::Result<()>> + Send + 'static,
-    C: Future<Output = anyhow::Result<()>>,
-{
-    let outcome = tokio::spawn(body).await;
-    cleanup.await.expect("test database cleanup failed");
-    match outcome {
-        Ok(result) => result.expect("test failed"),
-        Err(join) => std::panic::resume_unwind(join.into_panic()),
-    }
-}
-
-/// A fresh, uniquely named ClickHouse database (created, not migrated), dropped afterwards.
+/// A fresh ClickHouse database (created, not migrated), dropped when the test ends, pass or panic.
 pub async fn with_clickhouse<F, Fut>(test: F)
 where
     F: FnOnce(ClickHouseStore) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
-    let store = ClickHouseStore::connect(
-        &clickhouse_url(),
-        &unique_name("keyway_analytics_test"),
-        None,
-        None,
-    )
-    .expect("valid database name");
-    store.create_database().await.expect("create database");
-    let dropper = store.clone();
-    run_then(
-        test(store),
-        async move { Ok(dropper.drop_database().await?) },
-    )
-    .await;
+    let db = TestClickHouse::create()
+        .await
+        .expect("create clickhouse database");
+    let store = ClickHouseStore::connect(db.url(), db.database(), None, None).expect("valid name");
+    test(store).await.expect("test failed");
 }
 
 /// A SQLite file in a temporary directory, removed afterwards.
 pub async fn with_sqlite<F, Fut>(test: F)
 where
     F: FnOnce(SqlStore) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!(
@@ -80,43 +42,24 @@ where
         dir.path().join("analytics.db").display()
     );
     let store = SqlStore::connect(&url).await.expect("open sqlite");
-    run_then(test(store), async move {
-        drop(dir);
-        Ok(())
-    })
-    .await;
+    test(store).await.expect("test failed");
 }
 
-/// A fresh, uniquely named Postgres database, dropped afterwards.
+/// A fresh Postgres database, dropped when the test ends, pass or panic.
 pub async fn with_postgres<F, Fut>(test: F)
 where
     F: FnOnce(SqlStore) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
-    let admin_url = postgres_admin_url();
-    let admin = Database::connect(&admin_url)
+    let db = TestPostgres::create()
         .await
-        .expect("connect postgres");
-    let name = unique_name("keyway_analytics_test");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create database");
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .expect("url with a database path");
-    let store = SqlStore::connect(&format!("{base}/{name}"))
+        .expect("create postgres database");
+    let store = SqlStore::connect(db.url())
         .await
         .expect("connect test database");
     let pool = store.connection().clone();
-    run_then(test(store), async move {
-        pool.close().await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await?;
-        Ok(())
-    })
-    .await;
+    test(store).await.expect("test failed");
+    pool.close().await.expect("close pool");
 }
 
 pub fn at(ms: i64) -> DateTime<Utc> {
@@ -126,38 +69,10 @@ pub fn at(ms: i64) -> DateTime<Utc> {
 /// An event with every optional field empty.
 pub fn minimal_event(org_id: &str, request_id: &str, ts_ms: i64) -> RequestEvent {
     RequestEvent {
-        request_id: request_id.into(),
-        org_id: org_id.into(),
-        team_id: None,
-        key_id: None,
-        end_user_id: None,
-        trace_id: None,
-        prompt_id: None,
-        prompt_version: None,
-        config_id: None,
         ts: at(ts_ms),
-        surface: "openai.chat".into(),
-        provider: None,
-        requested_model: "openai/gpt-4o-mini".into(),
-        served_model: None,
-        stream: false,
         status_code: 401,
         error_class: Some("invalid_api_key".into()),
-        latency_ms: 0,
-        ttft_ms: None,
-        upstream_latency_ms: None,
-        gateway_overhead_us: 0,
-        input_tokens: 0,
-        output_tokens: 0,
-        cached_read_tokens: 0,
-        cache_write_tokens: 0,
-        reasoning_tokens: 0,
-        cost_nano_usd: 0,
-        cache_status: "bypass".into(),
-        retries: 0,
-        fallback_index: 0,
-        metadata_keys: vec![],
-        metadata_values: vec![],
+        ..RequestEvent::new(request_id, org_id, "openai.chat", "openai/gpt-4o-mini")
     }
 }
 
