@@ -30,7 +30,7 @@ step "Rust suites (unit, integration, end-to-end against the binary)"
 cargo nextest run --workspace --locked --no-fail-fast
 
 step "Python suites: official SDKs against the mock provider, ClickHouse statements on chDB"
-KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" "$PY_VENV/bin/python" -m pytest -q tests/sdk tests/clickhouse_compat
+KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" "$PY_VENV/bin/python" -m pytest -q tests/sdk tests/clickhouse_compat crates/providers/tests/sdk
 
 step "Browser suite against the README's first command (scripts/run.sh)"
 data_dir=$(mktemp -d)

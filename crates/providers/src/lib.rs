@@ -60,6 +60,24 @@ impl Format {
         }
     }
 
+    /// Parses an upstream (non-streamed) response body of this format.
+    pub fn parse_response(self, body: &[u8]) -> Result<ChatResponse, TranslateError> {
+        match self {
+            Format::OpenAi => openai::parse_response(body),
+            Format::Anthropic => anthropic::parse_response(body),
+            Format::Gemini => gemini::parse_response(body),
+        }
+    }
+
+    /// Renders a canonical response as a response body of this format, for the client.
+    pub fn build_response(self, response: &ChatResponse) -> Result<Bytes, TranslateError> {
+        match self {
+            Format::OpenAi => openai::build_response(response),
+            Format::Anthropic => anthropic::build_response(response),
+            Format::Gemini => gemini::build_response(response),
+        }
+    }
+
     /// Reads an upstream error body of this format (any body, even non-JSON, gives an error).
     pub fn parse_error(self, status: u16, body: &[u8]) -> ApiError {
         match self {
@@ -89,9 +107,7 @@ impl StreamReader {
     pub fn new(format: Format) -> Self {
         let inner = match format {
             Format::OpenAi => ReaderKind::OpenAi(openai::OpenAiStreamReader::default()),
-            Format::Anthropic => {
-                ReaderKind::Anthropic(anthropic::AnthropicStreamReader::default())
-            }
+            Format::Anthropic => ReaderKind::Anthropic(anthropic::AnthropicStreamReader::default()),
             Format::Gemini => ReaderKind::Gemini(gemini::GeminiStreamReader::default()),
         };
         Self {
@@ -101,6 +117,8 @@ impl StreamReader {
     }
 
     /// Feeds one chunk of upstream bytes (any split) and returns the events it completed.
+    /// An `Err` means the upstream sent something unreadable: end the client stream with
+    /// `StreamEvent::Error(err.to_api_error())` and stop reading.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, TranslateError> {
         let mut out = Vec::new();
         for event in self.decoder.push(chunk)? {

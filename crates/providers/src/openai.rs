@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::canonical::{
-    ApiError, ChatRequest, ChatResponse, Choice, ContentPart, ErrorKind, FinishReason,
-    ImageSource, Message, ResponseFormat, StreamEvent, ToolCall, ToolChoice, ToolDefinition,
-    Usage, text_only,
+    ApiError, ChatRequest, ChatResponse, Choice, ContentPart, ErrorKind, FinishReason, ImageSource,
+    Message, ResponseFormat, StreamEvent, ToolCall, ToolChoice, ToolDefinition, Usage, text_only,
 };
 use crate::sse::{SseEvent, frame};
 use crate::{Format, TranslateError};
@@ -311,7 +310,10 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, TranslateError> {
             WireMessage::System { content } | WireMessage::Developer { content } => {
                 let content = parse_content(content, &field)?;
                 if text_only(&content).is_none() {
-                    return Err(TranslateError::field(field, "system messages take text only"));
+                    return Err(TranslateError::field(
+                        field,
+                        "system messages take text only",
+                    ));
                 }
                 Message::System { content }
             }
@@ -354,7 +356,10 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, TranslateError> {
         tools.push(ToolDefinition {
             name: t.function.name,
             description: t.function.description,
-            parameters: t.function.parameters.unwrap_or_else(|| json!({"type": "object"})),
+            parameters: t
+                .function
+                .parameters
+                .unwrap_or_else(|| json!({"type": "object"})),
         });
     }
     if wire.max_tokens.is_some() && wire.max_completion_tokens.is_some() {
@@ -473,14 +478,17 @@ pub fn build_request(req: &ChatRequest, dialect: Dialect) -> Result<Bytes, Trans
     let mut messages = Vec::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
         messages.push(match m {
-            Message::System { content } => WireMessage::System {
-                content: Value::String(text_only(content).ok_or_else(|| {
-                    TranslateError::field(
+            Message::System { content } => {
+                if text_only(content).is_none() {
+                    return Err(TranslateError::field(
                         format!("messages[{i}]"),
                         "system messages take text only",
-                    )
-                })?),
-            },
+                    ));
+                }
+                WireMessage::System {
+                    content: content_to_wire(content),
+                }
+            }
             Message::User { content } => WireMessage::User {
                 content: content_to_wire(content),
             },
@@ -495,7 +503,7 @@ pub fn build_request(req: &ChatRequest, dialect: Dialect) -> Result<Bytes, Trans
                     content: if text.is_empty() && !tool_calls.is_empty() {
                         None
                     } else {
-                        Some(Value::String(text))
+                        Some(content_to_wire(content))
                     },
                     tool_calls: (!tool_calls.is_empty())
                         .then(|| tool_calls.iter().map(tool_call_to_wire).collect()),
@@ -505,12 +513,18 @@ pub fn build_request(req: &ChatRequest, dialect: Dialect) -> Result<Bytes, Trans
                 tool_call_id,
                 content,
                 ..
-            } => WireMessage::Tool {
-                content: Value::String(text_only(content).ok_or_else(|| {
-                    TranslateError::unsupported(FORMAT, "images in tool results")
-                })?),
-                tool_call_id: tool_call_id.clone(),
-            },
+            } => {
+                if text_only(content).is_none() {
+                    return Err(TranslateError::unsupported(
+                        FORMAT,
+                        "images in tool results",
+                    ));
+                }
+                WireMessage::Tool {
+                    content: content_to_wire(content),
+                    tool_call_id: tool_call_id.clone(),
+                }
+            }
         });
     }
     let (max_tokens, max_completion_tokens) = match dialect {
@@ -574,8 +588,10 @@ pub fn build_request(req: &ChatRequest, dialect: Dialect) -> Result<Bytes, Trans
 }
 
 fn content_to_wire(content: &[ContentPart]) -> Value {
-    if let [ContentPart::Text(t)] = content {
-        return Value::String(t.clone());
+    match content {
+        [] => return Value::String(String::new()),
+        [ContentPart::Text(t)] => return Value::String(t.clone()),
+        _ => {}
     }
     let parts: Vec<WirePart> = content
         .iter()
@@ -654,7 +670,11 @@ pub fn build_response(resp: &ChatResponse) -> Result<Bytes, TranslateError> {
                 tool_calls: (!c.tool_calls.is_empty())
                     .then(|| c.tool_calls.iter().map(tool_call_to_wire).collect()),
             },
-            finish_reason: c.finish_reason.map(finish_to_wire).transpose()?,
+            finish_reason: c
+                .finish_reason
+                .map(finish_to_wire)
+                .transpose()?
+                .map(str::to_owned),
         });
     }
     to_bytes(&WireResponse {
@@ -912,7 +932,12 @@ impl OpenAiStreamWriter {
                 if let Some(c) = created {
                     self.created = *c;
                 }
-                self.chunk(&mut out, 0, json!({"role": "assistant", "content": ""}), None);
+                self.chunk(
+                    &mut out,
+                    0,
+                    json!({"role": "assistant", "content": ""}),
+                    None,
+                );
             }
             StreamEvent::TextDelta { choice, text } => {
                 self.chunk(&mut out, *choice, json!({"content": text}), None);

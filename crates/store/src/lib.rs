@@ -4,11 +4,15 @@
 //! Every backend sits behind one small type with exactly the implementations Keyway ships;
 //! tests run against the real ones.
 
+pub mod aliases;
+pub mod credentials;
+pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod kv;
 pub mod master_key;
 pub mod orgs;
+pub mod virtual_keys;
 
 pub use db::{Database, DatabaseKind};
 pub use kv::Kv;
@@ -38,4 +42,10 @@ pub enum StoreError {
     /// Stored or configured data is malformed.
     #[error("{0}")]
     Invalid(String),
+    /// The record does not exist, or belongs to another organization.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A sealed secret could not be opened (tampered, moved, or sealed under another master key).
+    #[error("{0}")]
+    Crypto(String),
 }
