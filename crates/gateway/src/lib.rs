@@ -1,18 +1,74 @@
 //! Data plane: the OpenAI- and Anthropic-compatible endpoints under `/v1`.
 //!
-//! The request pipeline (authentication, parsing, guardrails, limits, routing, provider call,
-//! events) is built here, in the order `shared/ARCHITECTURE.md` lists, documented where the app is
-//! assembled. Until the surfaces land, every `/v1` path answers an OpenAI-shaped 404 so SDKs get
-//! an error they can parse.
+//! The request pipeline, in order (numbers follow `shared/ARCHITECTURE.md`; steps not listed
+//! here are not built yet and pass through):
+//!
+//! 1. Request id (`x-keyway-request-id`), body-size limit (the server's `PayloadConfig`),
+//!    TCP_NODELAY and header/idle timeouts (the server's listener settings).
+//! 2. Authentication of the virtual key through an in-process cache ([`auth`]).
+//! 3. Parsing the body for its surface into the canonical request; unknown fields (including
+//!    any attempt to name upstream URLs, keys or headers) are refused ([`chat`]).
+//! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
+//! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
+//!    event with translation; a cut stream ends with an explicit error event.
+//! 10. One request event per request to the analytics sink, never blocking ([`record`]).
+//! 11. Response headers `x-keyway-request-id`, `-provider`, `-model`, `-cache`, `-retries`,
+//!     `-fallback-index`, `-cost-usd`.
 
+pub mod auth;
+pub mod chat;
+pub mod error;
+pub mod record;
+pub mod targets;
 pub mod upstream;
 
 use actix_web::{HttpResponse, web};
+use keyway_analytics::EventSink;
+use keyway_store::{Database, MasterKey};
 use serde_json::json;
+use std::sync::Arc;
 
-/// Mounts the gateway's routes on the gateway port's app.
+/// Everything the gateway's handlers share; built once per process.
+pub struct GatewayState {
+    /// Virtual-key authentication.
+    pub auth: auth::KeyAuth,
+    /// Model -> provider credential resolution.
+    pub targets: targets::Targets,
+    /// Pooled, SSRF-safe upstream HTTP client.
+    pub upstream: upstream::UpstreamClient,
+    /// Where request events go.
+    pub events: EventSink,
+}
+
+impl GatewayState {
+    /// Builds the gateway's state over the control-plane database.
+    pub fn new(
+        db: Database,
+        master_key: Arc<MasterKey>,
+        events: EventSink,
+        allow_private_upstreams: bool,
+    ) -> Result<Self, upstream::UpstreamError> {
+        let config = upstream::UpstreamConfig {
+            allow_private: allow_private_upstreams,
+            ..Default::default()
+        };
+        Ok(Self {
+            auth: auth::KeyAuth::new(db.clone()),
+            targets: targets::Targets::new(db, master_key),
+            upstream: upstream::UpstreamClient::new(&config)?,
+            events,
+        })
+    }
+}
+
+/// Mounts the gateway's routes; `state` must be registered as `web::Data<GatewayState>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/v1").default_service(web::to(unknown_route)));
+    cfg.service(
+        web::scope("/v1")
+            .route("/chat/completions", web::post().to(chat::chat_completions))
+            .route("/messages", web::post().to(chat::messages))
+            .default_service(web::to(unknown_route)),
+    );
 }
 
 async fn unknown_route(req: actix_web::HttpRequest) -> HttpResponse {

@@ -22,12 +22,14 @@ pub mod canonical;
 mod error;
 pub mod gemini;
 pub mod openai;
+pub mod pricing;
 pub mod sse;
 
 use bytes::Bytes;
 
 pub use canonical::{ApiError, ChatRequest, ChatResponse, StreamEvent};
 pub use error::TranslateError;
+pub use pricing::{ModelPrice, PriceCatalog, PriceOverride};
 
 /// A wire format Keyway speaks, on the client side (surface) or upstream side (provider).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -116,10 +116,17 @@ impl Application {
         let gateway = match gateway_listener {
             Some(listener) => {
                 let state = web::Data::new(services.clone());
+                let gateway = web::Data::new(keyway_gateway::GatewayState::new(
+                    services.db.clone(),
+                    services.master_key.clone(),
+                    services.events.clone(),
+                    settings.gateway.allow_private_upstreams,
+                )?);
                 let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(state.clone())
+                        .app_data(gateway.clone())
                         .app_data(web::PayloadConfig::new(body_limit))
                         .configure(health::configure)
                         .configure(keyway_gateway::configure)

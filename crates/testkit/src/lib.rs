@@ -17,8 +17,10 @@ pub mod smtp;
 use base64::Engine as _;
 use keyway::{Application, Parts, Services, Stopper};
 use keyway_config::Settings;
-use keyway_domain::Secret;
+use keyway_domain::{Secret, Slug};
 use keyway_mock_provider::{MockHandle, MockProvider};
+use keyway_store::credentials::{NewCredential, ProviderKind};
+use keyway_store::virtual_keys::NewKey;
 use rand::RngCore as _;
 use services::{TestClickHouse, TestPostgres, TestRedis};
 use std::net::SocketAddr;
@@ -133,7 +135,61 @@ pub async fn spawn_with(
     })
 }
 
+/// An organization with provider credentials pointing at the mock, and a virtual key.
+pub struct Tenant {
+    /// The organization.
+    pub org: keyway_store::orgs::Organization,
+    /// The virtual key's secret, as an SDK would send it.
+    pub key: String,
+    /// The virtual key's id.
+    pub key_id: keyway_store::virtual_keys::VirtualKeyId,
+}
+
+/// Credential slugs [`TestApp::seed_tenant`] creates, each reaching the mock in one format.
+pub const MOCK_SLUGS: [(&str, ProviderKind); 3] = [
+    ("mock", ProviderKind::Mock),
+    ("mock-anthropic", ProviderKind::Anthropic),
+    ("mock-gemini", ProviderKind::Gemini),
+];
+
 impl TestApp {
+    /// Creates an organization named `slug` with one credential per [`MOCK_SLUGS`] entry (the
+    /// store fixtures the control plane will replace) and issues it an unrestricted key.
+    pub async fn seed_tenant(&self, slug: &str) -> anyhow::Result<Tenant> {
+        let db = &self.services.db;
+        let org = db.create_org(&Slug::parse(slug)?, slug).await?;
+        for (cred_slug, kind) in MOCK_SLUGS {
+            let base_url = match kind {
+                ProviderKind::Mock => format!("{}/v1", self.mock.base_url()),
+                _ => self.mock.base_url(),
+            };
+            let credential = NewCredential {
+                name: cred_slug.to_owned(),
+                slug: Slug::parse(cred_slug)?,
+                provider: kind,
+                base_url: Some(base_url),
+                config: serde_json::json!({}),
+                api_key: Secret::new(format!("sk-upstream-{cred_slug}-0123456789")),
+            };
+            db.create_credential(org.id, credential, &self.services.master_key)
+                .await?;
+        }
+        let (key, secret) = db
+            .issue_key(
+                org.id,
+                NewKey {
+                    name: "test".into(),
+                    ..NewKey::default()
+                },
+            )
+            .await?;
+        Ok(Tenant {
+            org,
+            key: secret.expose().clone(),
+            key_id: key.id,
+        })
+    }
+
     /// `GET` a path on the API port.
     pub async fn get_api(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.client

@@ -1,0 +1,96 @@
+//! Step 10: one [`RequestEvent`] per request, whatever its outcome, handed to the analytics sink
+//! without blocking. A [`Recorder`] that is dropped before it was finished (the client went away
+//! mid-stream, or the handler future was cancelled) records the request as cancelled (499).
+
+use keyway_analytics::{EventSink, RequestEvent};
+use keyway_providers::canonical::Usage;
+use std::time::Instant;
+
+/// HTTP-style status recorded for requests the client abandoned (nginx's convention).
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// The event of one request, filled in as it proceeds.
+pub struct Recorder {
+    sink: EventSink,
+    event: RequestEvent,
+    emitted: bool,
+    started: Instant,
+    upstream_started: Option<Instant>,
+}
+
+impl Recorder {
+    /// Starts timing `event`.
+    pub fn new(sink: EventSink, event: RequestEvent, started: Instant) -> Self {
+        Self {
+            sink,
+            event,
+            emitted: false,
+            started,
+            upstream_started: None,
+        }
+    }
+
+    /// Mutable access to the event being built.
+    pub fn event(&mut self) -> &mut RequestEvent {
+        &mut self.event
+    }
+
+    /// Marks the moment the upstream call was sent.
+    pub fn upstream_sent(&mut self) {
+        self.upstream_started = Some(Instant::now());
+    }
+
+    /// Marks the first token reaching the client.
+    pub fn first_token(&mut self) {
+        if self.event.ttft_ms.is_none() {
+            self.event.ttft_ms = Some(millis(self.started));
+        }
+    }
+
+    /// Adds token usage (the last report wins, as providers send cumulative totals).
+    pub fn usage(&mut self, usage: &Usage) {
+        let event = &mut self.event;
+        event.input_tokens = clamp(usage.input_tokens);
+        event.output_tokens = clamp(usage.output_tokens);
+        event.cached_read_tokens = clamp(usage.cached_read_tokens);
+        event.cache_write_tokens = clamp(usage.cache_write_tokens);
+        event.reasoning_tokens = clamp(usage.reasoning_tokens);
+    }
+
+    /// Records the outcome and hands the event to the sink.
+    pub fn finish(mut self, status: u16, error_class: Option<&str>) {
+        self.emit(status, error_class);
+    }
+
+    fn emit(&mut self, status: u16, error_class: Option<&str>) {
+        if std::mem::replace(&mut self.emitted, true) {
+            return;
+        }
+        let mut event = std::mem::replace(&mut self.event, RequestEvent::new("", "", "", ""));
+        event.status_code = status;
+        event.error_class = error_class.map(str::to_owned);
+        event.latency_ms = millis(self.started);
+        if let Some(up) = self.upstream_started {
+            event.upstream_latency_ms = Some(millis(up));
+            let overhead = up.saturating_duration_since(self.started);
+            event.gateway_overhead_us = u32::try_from(overhead.as_micros()).unwrap_or(u32::MAX);
+        }
+        if !self.sink.try_record(event) {
+            tracing::warn!("analytics channel full: request event dropped");
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.emit(CLIENT_CLOSED, Some("client_cancelled"));
+    }
+}
+
+fn millis(since: Instant) -> u32 {
+    u32::try_from(since.elapsed().as_millis()).unwrap_or(u32::MAX)
+}
+
+fn clamp(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,383 @@
+//! The gateway end to end: a virtual key, provider credentials pointing at the mock provider in
+//! each wire format, and both client surfaces, streaming and not, with the request events that
+//! land in analytics.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
+use keyway_testkit::{Backends, Tenant, TestApp, spawn_embedded_app, spawn_with};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+fn anthropic(model: &str, text: &str) -> Value {
+    json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": text}]})
+}
+
+async fn post(app: &TestApp, path: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(format!("{}{path}", app.gateway_url))
+        .json(body);
+    if let Some(key) = key {
+        req = if path == "/v1/messages" {
+            req.header("x-api-key", key)
+                .header("anthropic-version", "2023-06-01")
+        } else {
+            req.bearer_auth(key)
+        };
+    }
+    req.send().await.unwrap()
+}
+
+async fn setup() -> (TestApp, Tenant) {
+    let app = spawn_embedded_app().await.unwrap();
+    let tenant = app.seed_tenant("acme").await.unwrap();
+    (app, tenant)
+}
+
+/// Waits until `n` events of the org are in analytics and returns the most recent ones.
+async fn events(app: &TestApp, tenant: &Tenant, n: u64) -> Vec<keyway_analytics::RequestEvent> {
+    let org = tenant.org.id.to_string();
+    for _ in 0..100 {
+        if app.services.analytics.count(&org).await.unwrap() >= n {
+            return app.services.analytics.recent(&org, 100).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} events for {org}");
+}
+
+#[tokio::test]
+async fn openai_surface_reaches_every_upstream_format() {
+    let (app, tenant) = setup().await;
+    for slug in ["mock", "mock-anthropic", "mock-gemini"] {
+        let resp = post(
+            &app,
+            "/v1/chat/completions",
+            Some(&tenant.key),
+            &chat(&format!("{slug}/echo"), "hello there"),
+        )
+        .await;
+        assert_eq!(resp.status(), 200, "{slug}");
+        let h = resp.headers().clone();
+        assert_eq!(h["x-keyway-provider"], slug);
+        assert_eq!(h["x-keyway-model"], "echo");
+        assert!(h.contains_key("x-keyway-request-id"));
+        let cost: f64 = h["x-keyway-cost-usd"].to_str().unwrap().parse().unwrap();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["object"], "chat.completion", "{slug}: {body}");
+        assert_eq!(
+            body["choices"][0]["message"]["content"], "hello there",
+            "{slug}: {body}"
+        );
+        assert_eq!(body["choices"][0]["finish_reason"], "stop");
+        // The mock's usage rule: 3 + words per message in, words of the reply out.
+        assert_eq!(body["usage"]["prompt_tokens"], 5, "{slug}: {body}");
+        assert_eq!(body["usage"]["completion_tokens"], 2);
+        // Mock models are priced so demos show cost; "echo" on a real provider kind is not a
+        // catalog model, so it costs nothing rather than a guessed price.
+        assert_eq!(cost > 0.0, slug == "mock", "{slug}: {cost}");
+    }
+    let recorded = events(&app, &tenant, 3).await;
+    assert!(
+        recorded
+            .iter()
+            .all(|e| e.status_code == 200 && e.input_tokens == 5 && e.output_tokens == 2)
+    );
+    assert!(
+        recorded
+            .iter()
+            .all(|e| e.key_id == Some(tenant.key_id.to_string()))
+    );
+    assert!(
+        recorded
+            .iter()
+            .all(|e| (e.cost_nano_usd > 0) == (e.provider.as_deref() == Some("mock")))
+    );
+    let providers: Vec<_> = recorded.iter().filter_map(|e| e.provider.clone()).collect();
+    for kind in ["mock", "anthropic", "gemini"] {
+        assert!(providers.iter().any(|p| p == kind), "{providers:?}");
+    }
+}
+
+#[tokio::test]
+async fn anthropic_surface_reaches_openai_format_upstreams() {
+    let (app, tenant) = setup().await;
+    let resp = post(
+        &app,
+        "/v1/messages",
+        Some(&tenant.key),
+        &anthropic("mock/echo", "ping pong"),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], "message", "{body}");
+    assert_eq!(body["content"][0]["text"], "ping pong");
+    assert_eq!(body["stop_reason"], "end_turn");
+    assert_eq!(body["usage"]["output_tokens"], 2);
+}
+
+fn sse_data(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn streams_are_translated_event_by_event_with_usage() {
+    let (app, tenant) = setup().await;
+    let mut body = chat("mock-anthropic/echo+chunks-4", "one two three four");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let resp = post(&app, "/v1/chat/completions", Some(&tenant.key), &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let data = sse_data(&resp.text().await.unwrap());
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| {
+            c["choices"].get(0)?["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(text, "one two three four");
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(
+        (
+            usage["prompt_tokens"].as_u64(),
+            usage["completion_tokens"].as_u64()
+        ),
+        (Some(7), Some(4))
+    );
+
+    // The reverse direction: an Anthropic SDK stream served by an OpenAI-format provider.
+    let mut body = anthropic("mock/echo+chunks-3", "a b c");
+    body["stream"] = json!(true);
+    let resp = post(&app, "/v1/messages", Some(&tenant.key), &body).await;
+    let text = resp.text().await.unwrap();
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"message_start"));
+    assert_eq!(kinds.last(), Some(&"message_stop"));
+    assert!(kinds.contains(&"content_block_delta") && kinds.contains(&"message_delta"));
+
+    let recorded = events(&app, &tenant, 2).await;
+    assert!(
+        recorded
+            .iter()
+            .all(|e| e.stream && e.status_code == 200 && e.ttft_ms.is_some())
+    );
+    assert!(recorded.iter().all(|e| e.output_tokens > 0));
+    assert!(
+        recorded
+            .iter()
+            .any(|e| e.provider.as_deref() == Some("mock") && e.cost_nano_usd > 0)
+    );
+}
+
+#[tokio::test]
+async fn a_cut_upstream_stream_ends_with_an_error_event_and_is_recorded_incomplete() {
+    let (app, tenant) = setup().await;
+    let mut body = chat("mock/chunks-10+cut-after-3", "x");
+    body["stream"] = json!(true);
+    let text = post(&app, "/v1/chat/completions", Some(&tenant.key), &body)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let data = sse_data(&text);
+    assert!(
+        !data.iter().any(|d| d == "[DONE]"),
+        "a cut stream must not end with [DONE]: {text}"
+    );
+    assert!(!text.contains("\"finish_reason\":\"stop\""), "{text}");
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert!(last["error"].is_object(), "{text}");
+
+    let recorded = events(&app, &tenant, 1).await;
+    assert_eq!(
+        recorded[0].error_class.as_deref(),
+        Some("stream_incomplete")
+    );
+}
+
+#[tokio::test]
+async fn a_client_disconnect_cancels_the_upstream_call_and_is_recorded() {
+    let (app, tenant) = setup().await;
+    let mut body = chat("mock/chunks-50+chunk-delay-100", "x");
+    body["stream"] = json!(true);
+    let mut resp = post(&app, "/v1/chat/completions", Some(&tenant.key), &body).await;
+    assert!(resp.chunk().await.unwrap().is_some());
+    drop(resp);
+    let mut cancelled = false;
+    for _ in 0..100 {
+        if app.mock.stats().cancelled >= 1 {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cancelled, "the mock never saw the upstream call cancelled");
+    let recorded = events(&app, &tenant, 1).await;
+    assert_eq!(recorded[0].status_code, 499);
+    assert_eq!(recorded[0].error_class.as_deref(), Some("client_cancelled"));
+}
+
+#[tokio::test]
+async fn auth_failures_answer_in_each_surface_shape() {
+    let (app, tenant) = setup().await;
+    let resp = post(&app, "/v1/chat/completions", None, &chat("mock/echo", "x")).await;
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+
+    let resp = post(
+        &app,
+        "/v1/messages",
+        Some("kw-not-a-real-key"),
+        &anthropic("mock/echo", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["type"].as_str(), body["error"]["type"].as_str()),
+        (Some("error"), Some("authentication_error"))
+    );
+
+    app.services
+        .db
+        .revoke_key(tenant.org.id, tenant.key_id)
+        .await
+        .unwrap();
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&tenant.key),
+        &chat("mock/echo", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 401, "a revoked key never works");
+}
+
+#[tokio::test]
+async fn bad_models_and_upstream_errors_keep_the_surface_shape() {
+    let (app, tenant) = setup().await;
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&tenant.key),
+        &chat("nobody/echo", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "model_not_found"
+    );
+
+    let resp = post(
+        &app,
+        "/v1/messages",
+        Some(&tenant.key),
+        &anthropic("mock/status-429", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 429);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+
+    let mut body = chat("mock/echo", "x");
+    body["base_url"] = json!("http://169.254.169.254/");
+    let resp = post(&app, "/v1/chat/completions", Some(&tenant.key), &body).await;
+    assert_eq!(resp.status(), 400, "fields naming upstreams are refused");
+
+    // Another org's key cannot reach this org's providers.
+    let other = app.seed_tenant("other").await.unwrap();
+    app.services
+        .db
+        .delete_credential(other.org.id, {
+            let creds = app
+                .services
+                .db
+                .list_credentials(other.org.id)
+                .await
+                .unwrap();
+            creds
+                .into_iter()
+                .find(|c| c.slug.as_str() == "mock")
+                .unwrap()
+                .id
+        })
+        .await
+        .unwrap();
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&other.key),
+        &chat("mock/echo", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 404, "credentials are scoped to their org");
+}
+
+#[tokio::test]
+async fn private_upstreams_are_refused_unless_the_operator_allows_them() {
+    let app = spawn_with(Backends::Embedded, |s| {
+        s.gateway.allow_private_upstreams = false
+    })
+    .await
+    .unwrap();
+    let tenant = app.seed_tenant("acme").await.unwrap();
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&tenant.key),
+        &chat("mock/echo", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "upstream_refused"
+    );
+    assert_eq!(
+        app.mock.stats().started,
+        0,
+        "no packet reached the private upstream"
+    );
+}
+
+#[tokio::test]
+async fn production_backends_record_gateway_events_in_clickhouse() {
+    let app = spawn_with(Backends::Production, |_| {}).await.unwrap();
+    let tenant = app.seed_tenant("acme").await.unwrap();
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&tenant.key),
+        &chat("mock-gemini/echo", "hi"),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let recorded = events(&app, &tenant, 1).await;
+    assert_eq!(recorded[0].served_model.as_deref(), Some("echo"));
+    assert_eq!(recorded[0].provider.as_deref(), Some("gemini"));
+}
