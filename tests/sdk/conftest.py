@@ -3,6 +3,11 @@
 `mock_url` is the base URL of a running Keyway mock provider: `KEYWAY_MOCK_URL` when set (later
 suites reuse one mock), otherwise `$KEYWAY_BIN mock-provider --addr 127.0.0.1:0` is started for the
 session and stopped at the end.
+
+`gateway` is a `keyway serve` process (embedded default: SQLite in a temporary data directory)
+seeded with one organization, a virtual key and three provider credentials that all point at the
+mock, one per upstream wire format: `mock` (OpenAI format), `mock-anthropic` (Anthropic format)
+and `mock-gemini` (Gemini format). Models are addressed `<credential-slug>/<mock behaviour>`.
 """
 
 from __future__ import annotations
@@ -10,18 +15,38 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import anthropic
 import openai
 import pytest
 
 LISTENING_PREFIX = "mock provider listening on "
+GATEWAY_PREFIX = "Keyway gateway:"
 START_TIMEOUT_SECS = 60
+STOP_TIMEOUT_SECS = 20
+# The key the gateway sends upstream; the mock accepts any key but `sk-invalid`.
+UPSTREAM_KEY_ENV = "KEYWAY_SDK_UPSTREAM_KEY"
+# (credential slug, provider kind, base URL suffix on the mock): one per upstream wire format.
+GATEWAY_CREDENTIALS = (
+    ("mock", "mock", "/v1"),
+    ("mock-anthropic", "anthropic", ""),
+    ("mock-gemini", "gemini", ""),
+)
+
+
+def _keyway_bin() -> str:
+    binary = os.environ.get("KEYWAY_BIN")
+    if not binary:
+        pytest.fail("set KEYWAY_BIN (the keyway binary)")
+    return binary
 
 
 def _drain(stream) -> None:
@@ -96,5 +121,117 @@ def oai(mock_url: str) -> Iterator[openai.OpenAI]:
 @pytest.fixture
 def claude(mock_url: str) -> Iterator[anthropic.Anthropic]:
     client = anthropic.Anthropic(base_url=mock_url, api_key="sk-ant-test-key", max_retries=0)
+    yield client
+    client.close()
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """A running `keyway serve` and the virtual key seeded for it."""
+
+    #: Gateway root, e.g. `http://127.0.0.1:PORT` (Anthropic SDKs' base URL).
+    root: str
+    #: OpenAI-compatible base URL, `root + "/v1"` (OpenAI SDKs' base URL).
+    url: str
+    #: A valid Keyway virtual key of the seeded organization.
+    key: str
+
+
+def _gateway_env() -> dict[str, str]:
+    # The gateway runs the embedded default in its own data directory: settings that a caller's
+    # shell may carry (a Postgres URL, a config file) must not leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYWAY_")}
+    env.update(
+        {
+            "KEYWAY_LOG": "warn",
+            "KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS": "true",
+            UPSTREAM_KEY_ENV: "sk-keyway-sdk-upstream",
+        }
+    )
+    return env
+
+
+def _admin(binary: str, data_dir: Path, env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [binary, "admin", *args, "--data-dir", str(data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECS,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"keyway admin {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done.stdout.strip()
+
+
+def _read_gateway_url(proc: subprocess.Popen) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT_SECS
+    seen = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line.rstrip())
+        if line.startswith(GATEWAY_PREFIX):
+            return line[len(GATEWAY_PREFIX) :].strip().rstrip("/")
+    pytest.fail(f"keyway serve did not announce its gateway address; stdout: {seen!r}")
+
+
+@pytest.fixture(scope="session")
+def gateway(mock_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    binary = _keyway_bin()
+    data_dir = tmp_path_factory.mktemp("keyway-gateway")
+    env = _gateway_env()
+    # Seeded before `serve` starts: the admin commands migrate and write the same SQLite files.
+    _admin(binary, data_dir, env, "create-org", "sdk-suite")
+    for slug, kind, suffix in GATEWAY_CREDENTIALS:
+        _admin(
+            binary, data_dir, env, "add-provider", "--org", "sdk-suite", "--slug", slug,
+            "--kind", kind, "--base-url", f"{mock_url}{suffix}", "--api-key-env", UPSTREAM_KEY_ENV,
+        )
+    key = _admin(binary, data_dir, env, "issue-key", "--org", "sdk-suite", "--name", "sdk-suite")
+    assert key and len(key.split()) == 1, f"issue-key printed more than the secret: {key!r}"
+
+    proc = subprocess.Popen(
+        [
+            binary, "serve", "--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0",
+            "--data-dir", str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stopped = False
+    try:
+        url = _read_gateway_url(proc)
+        assert url.endswith("/v1"), url
+        threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
+        yield Gateway(root=url[: -len("/v1")], url=url, key=key)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=STOP_TIMEOUT_SECS)
+        stopped = True
+        assert code == 0, f"keyway serve exited {code} on SIGTERM"
+    finally:
+        if not stopped and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def gw_oai(gateway: Gateway) -> Iterator[openai.OpenAI]:
+    """The OpenAI SDK, changed only in base URL and key, pointed at the gateway."""
+    client = openai.OpenAI(base_url=gateway.url, api_key=gateway.key, max_retries=0)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def gw_claude(gateway: Gateway) -> Iterator[anthropic.Anthropic]:
+    """The Anthropic SDK, changed only in base URL and key, pointed at the gateway."""
+    client = anthropic.Anthropic(base_url=gateway.root, api_key=gateway.key, max_retries=0)
     yield client
     client.close()

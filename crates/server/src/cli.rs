@@ -31,6 +31,13 @@ enum Command {
     Gateway(PartArgs),
     /// Applies control-plane and analytics migrations, then exits.
     Migrate(DataArgs),
+    /// Operator commands: organizations, provider credentials, virtual keys.
+    Admin {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(subcommand)]
+        command: crate::admin::AdminCommand,
+    },
     /// The mock LLM provider (OpenAI, Anthropic and Gemini wire formats) for tests and benchmarks.
     MockProvider(MockArgs),
 }
@@ -38,7 +45,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct DataArgs {
     /// Directory for the embedded default's state (SQLite files, outbox, master key).
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
 }
 
@@ -87,7 +94,6 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
@@ -113,6 +119,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )?;
             crate::migrate(&settings).await
+        }
+        Command::Admin { data, command } => {
+            let settings = load(
+                cli.config,
+                &ServeArgs {
+                    api_addr: None,
+                    gateway_addr: None,
+                    data,
+                },
+            )?;
+            let services = crate::Services::connect(&settings).await?;
+            services.migrate().await?;
+            let result = crate::admin::run(&services, command).await;
+            services.close().await;
+            result
         }
         Command::Serve(args) => start(load(cli.config, &args)?, Parts::Both, true).await,
         Command::Api(args) => start(load(cli.config, &args.serve)?, Parts::Api, args.migrate).await,
@@ -154,8 +175,12 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("KEYWAY_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,actix_server=warn"));
+    // Logs go to stderr, so stdout carries only what commands print (URLs, ids, a new key).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
         .init();
 }

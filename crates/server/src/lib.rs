@@ -6,6 +6,7 @@
 //! Binaries stay thin: `main.rs` parses the command line ([`cli`]) and calls
 //! [`Application::build`]. Tests build the same application on port 0 and read the bound ports.
 
+mod admin;
 pub mod cli;
 mod health;
 mod services;

@@ -154,3 +154,58 @@ fn migrate_creates_the_embedded_databases_and_is_idempotent() {
     assert!(dir.path().join("keyway.db").exists());
     assert!(dir.path().join("analytics.db").exists());
 }
+
+#[test]
+fn admin_commands_seed_an_org_a_provider_and_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyway"))
+            .arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("UPSTREAM_KEY", "sk-upstream-secret-9876")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, org_id, _) = admin(&["create-org", "acme"]);
+    assert!(ok && uuid::Uuid::parse_str(&org_id).is_ok(), "{org_id}");
+    let (ok, _, err) = admin(&[
+        "add-provider",
+        "--org",
+        "acme",
+        "--slug",
+        "openai-prod",
+        "--kind",
+        "openai",
+        "--api-key-env",
+        "UPSTREAM_KEY",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, key, _) = admin(&["issue-key", "--org", "acme"]);
+    assert!(
+        ok && key.starts_with("kw-") && !key.contains('\n'),
+        "stdout must be exactly the key: {key}"
+    );
+    let (ok, _, err) = admin(&["issue-key", "--org", "nobody"]);
+    assert!(!ok && err.contains("nobody"), "{err}");
+    let (ok, _, err) = admin(&[
+        "add-provider",
+        "--org",
+        "acme",
+        "--slug",
+        "x",
+        "--kind",
+        "openai",
+        "--api-key-env",
+        "MISSING_VAR_XYZ",
+    ]);
+    assert!(!ok && err.contains("MISSING_VAR_XYZ"), "{err}");
+    // The provider key never reaches a log line.
+    assert!(!err.contains("sk-upstream-secret-9876"));
+}

@@ -1,0 +1,110 @@
+//! `keyway admin …`: operator commands against the control-plane store, for self-hosters and
+//! scripts until (and alongside) the REST control plane. They use the same settings, database
+//! and master key as `keyway serve`, so point them at the same data directory or database.
+
+use crate::Services;
+use clap::Subcommand;
+use keyway_domain::{Secret, Slug};
+use keyway_store::credentials::{NewCredential, ProviderKind};
+use keyway_store::orgs::Organization;
+use keyway_store::virtual_keys::NewKey;
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Creates an organization; prints its id.
+    CreateOrg {
+        /// URL-safe handle (a-z, 0-9, '-').
+        slug: String,
+        /// Display name [default: the slug].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Stores a provider credential (encrypted); prints its id.
+    AddProvider {
+        /// Organization slug.
+        #[arg(long)]
+        org: String,
+        /// Credential slug, used in model names as `<slug>/<model>`.
+        #[arg(long)]
+        slug: String,
+        /// Provider kind: openai, anthropic, gemini, mistral, groq, … , openai-compatible, mock.
+        #[arg(long)]
+        kind: String,
+        /// Base URL override (required for openai-compatible and mock).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Name of the environment variable holding the provider's API key (keeps the key out
+        /// of the process list and shell history).
+        #[arg(long)]
+        api_key_env: String,
+    },
+    /// Issues a virtual key; prints the secret (shown once; only its hash is stored).
+    IssueKey {
+        /// Organization slug.
+        #[arg(long)]
+        org: String,
+        /// Key name.
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Models the key may use (`slug/model` or `slug/*`); repeat or comma-separate. Default: all.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+    },
+}
+
+/// Runs one admin command and prints its result on stdout.
+pub async fn run(services: &Services, command: AdminCommand) -> anyhow::Result<()> {
+    let db = &services.db;
+    match command {
+        AdminCommand::CreateOrg { slug, name } => {
+            let slug = Slug::parse(&slug)?;
+            let org = db
+                .create_org(&slug, name.as_deref().unwrap_or(slug.as_str()))
+                .await?;
+            println!("{}", org.id);
+        }
+        AdminCommand::AddProvider {
+            org,
+            slug,
+            kind,
+            base_url,
+            api_key_env,
+        } => {
+            let org = find_org(services, &org).await?;
+            let api_key = std::env::var(&api_key_env)
+                .map_err(|_| anyhow::anyhow!("environment variable {api_key_env} is not set"))?;
+            let credential = NewCredential {
+                name: slug.clone(),
+                slug: Slug::parse(&slug)?,
+                provider: ProviderKind::parse(&kind)?,
+                base_url,
+                config: serde_json::json!({}),
+                api_key: Secret::new(api_key),
+            };
+            let created = db
+                .create_credential(org.id, credential, &services.master_key)
+                .await?;
+            println!("{}", created.id);
+        }
+        AdminCommand::IssueKey { org, name, models } => {
+            let org = find_org(services, &org).await?;
+            let params = NewKey {
+                name,
+                allowed_models: models,
+                ..NewKey::default()
+            };
+            let (_key, secret) = db.issue_key(org.id, params).await?;
+            println!("{}", secret.expose());
+        }
+    }
+    Ok(())
+}
+
+async fn find_org(services: &Services, slug: &str) -> anyhow::Result<Organization> {
+    services
+        .db
+        .org_by_slug(&Slug::parse(slug)?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no organization with slug `{slug}`"))
+}
