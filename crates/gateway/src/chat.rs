@@ -75,23 +75,26 @@ async fn chat(
         Ok(policy) => policy,
         Err(e) => return reply(e),
     };
+    // Recorded from here on: every authenticated request leaves an event, bad input included.
+    let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), surface.name(), "");
+    event.key_id = Some(policy.key_id.to_string());
+    event.team_id = policy.team_id.map(|t| t.to_string());
+    let mut recorder = Recorder::new(state.events.clone(), event, started);
     let parsed = match surface {
         Surface::OpenAi => keyway_providers::openai::parse_request(body),
         Surface::Anthropic => keyway_providers::anthropic::parse_request(body),
     };
     let mut request = match parsed {
         Ok(request) => request,
-        Err(e) => return reply(GatewayError::translate(&e)),
+        Err(e) => {
+            let err = GatewayError::translate(&e);
+            recorder.finish(err.status().as_u16(), Some(err.code()));
+            return reply(err);
+        }
     };
-    let mut event = RequestEvent::new(
-        &request_id,
-        &policy.org_id.to_string(),
-        surface.name(),
-        &request.model,
-    );
-    event.key_id = Some(policy.key_id.to_string());
-    event.team_id = policy.team_id.map(|t| t.to_string());
-    event.end_user_id = request.user.clone();
+    let event = recorder.event();
+    event.requested_model.clone_from(&request.model);
+    event.end_user_id.clone_from(&request.user);
     event.stream = request.stream;
     event.set_metadata(
         request
@@ -99,7 +102,6 @@ async fn chat(
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    let mut recorder = Recorder::new(state.events.clone(), event, started);
 
     let fail = |recorder: Recorder, err: GatewayError| {
         recorder.finish(err.status().as_u16(), Some(err.code()));
@@ -210,7 +212,7 @@ async fn send(
         .map_err(|e| upstream_failure(&e))
 }
 
-fn upstream_failure(e: &UpstreamError) -> GatewayError {
+pub(crate) fn upstream_failure(e: &UpstreamError) -> GatewayError {
     match e {
         UpstreamError::HeaderTimeout(_) | UpstreamError::IdleTimeout(_) => GatewayError::upstream(
             StatusCode::GATEWAY_TIMEOUT,
@@ -235,7 +237,7 @@ fn upstream_failure(e: &UpstreamError) -> GatewayError {
 }
 
 /// Reads a whole upstream body, bounded in size and in silence.
-async fn read_body(response: reqwest::Response) -> Result<Bytes, GatewayError> {
+pub(crate) async fn read_body(response: reqwest::Response) -> Result<Bytes, GatewayError> {
     let mut body = IdleTimeoutBody::new(response, IDLE_TIMEOUT);
     let mut out = BytesMut::new();
     while let Some(chunk) = body.next().await {
@@ -253,13 +255,13 @@ async fn read_body(response: reqwest::Response) -> Result<Bytes, GatewayError> {
 }
 
 /// Price of `usage` on `target`; unknown models cost zero (and are visible as such).
-fn cost(target: &Target, usage: &Usage) -> Usd {
+pub(crate) fn cost(target: &Target, usage: &Usage) -> Usd {
     keyway_providers::PriceCatalog::builtin()
         .cost(target.kind.as_str(), &target.model, usage)
         .unwrap_or(Usd::ZERO)
 }
 
-fn headers(builder: &mut HttpResponseBuilder, request_id: &str, target: &Target) {
+pub(crate) fn headers(builder: &mut HttpResponseBuilder, request_id: &str, target: &Target) {
     builder
         .insert_header(("x-keyway-request-id", request_id))
         .insert_header(("x-keyway-provider", target.slug.as_str()))
@@ -269,7 +271,7 @@ fn headers(builder: &mut HttpResponseBuilder, request_id: &str, target: &Target)
         .insert_header(("x-keyway-fallback-index", "0"));
 }
 
-fn set_header(resp: &mut HttpResponse, name: &'static str, value: &str) {
+pub(crate) fn set_header(resp: &mut HttpResponse, name: &'static str, value: &str) {
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(value) {
         resp.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static(name),
@@ -278,7 +280,7 @@ fn set_header(resp: &mut HttpResponse, name: &'static str, value: &str) {
     }
 }
 
-fn status_code(status: u16) -> StatusCode {
+pub(crate) fn status_code(status: u16) -> StatusCode {
     StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)
 }
 

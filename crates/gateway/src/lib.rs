@@ -17,7 +17,9 @@
 
 pub mod auth;
 pub mod chat;
+pub mod embeddings;
 pub mod error;
+pub mod models;
 pub mod record;
 pub mod targets;
 pub mod upstream;
@@ -67,6 +69,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .route("/chat/completions", web::post().to(chat::chat_completions))
             .route("/messages", web::post().to(chat::messages))
+            .route("/embeddings", web::post().to(embeddings::embeddings))
+            .route("/models", web::get().to(models::list))
             .default_service(web::to(unknown_route)),
     );
 }

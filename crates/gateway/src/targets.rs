@@ -65,6 +65,11 @@ impl Targets {
         }
     }
 
+    /// The store behind resolution (for listing the org's providers and aliases).
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// The target for `model` as the caller named it.
     pub async fn resolve(&self, org: OrgId, model: &str) -> Result<Target, GatewayError> {
         let target = match model.split_once('/') {
@@ -143,6 +148,24 @@ impl Target {
         };
         Url::parse(&format!(
             "{}{path}",
+            self.base_url.as_str().trim_end_matches('/')
+        ))
+        .map_err(|_| GatewayError::bad_request("The provider's base URL cannot be used.", None))
+    }
+
+    /// Upstream URL for embeddings (OpenAI-format providers only).
+    pub fn embeddings_url(&self) -> Result<Url, GatewayError> {
+        if self.format != Format::OpenAi {
+            return Err(GatewayError::bad_request(
+                format!(
+                    "Embeddings are not supported for provider kind `{}` yet.",
+                    self.kind.as_str()
+                ),
+                Some("model"),
+            ));
+        }
+        Url::parse(&format!(
+            "{}/embeddings",
             self.base_url.as_str().trim_end_matches('/')
         ))
         .map_err(|_| GatewayError::bad_request("The provider's base URL cannot be used.", None))

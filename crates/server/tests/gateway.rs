@@ -381,3 +381,93 @@ async fn production_backends_record_gateway_events_in_clickhouse() {
     assert_eq!(recorded[0].served_model.as_deref(), Some("echo"));
     assert_eq!(recorded[0].provider.as_deref(), Some("gemini"));
 }
+
+#[tokio::test]
+async fn embeddings_pass_through_openai_format_providers_with_usage() {
+    let (app, tenant) = setup().await;
+    let body = json!({"model": "mock/text-embedding-3-small", "input": ["alpha beta", "gamma"], "dimensions": 8});
+    let resp = post(&app, "/v1/embeddings", Some(&tenant.key), &body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-keyway-model"], "text-embedding-3-small");
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["data"].as_array().unwrap().len(), 2, "{answer}");
+    assert_eq!(answer["data"][0]["embedding"].as_array().unwrap().len(), 8);
+    let prompt_tokens = answer["usage"]["prompt_tokens"].as_u64().unwrap();
+
+    let refused = json!({"model": "mock/text-embedding-3-small", "input": "x", "api_base": "http://169.254.169.254"});
+    assert_eq!(
+        post(&app, "/v1/embeddings", Some(&tenant.key), &refused)
+            .await
+            .status(),
+        400
+    );
+    let anthropic = json!({"model": "mock-anthropic/text-embedding-3-small", "input": "x"});
+    assert_eq!(
+        post(&app, "/v1/embeddings", Some(&tenant.key), &anthropic)
+            .await
+            .status(),
+        400
+    );
+
+    let recorded = events(&app, &tenant, 3).await;
+    let ok = recorded.iter().find(|e| e.status_code == 200).unwrap();
+    assert_eq!(
+        (ok.surface.as_str(), u64::from(ok.input_tokens)),
+        ("openai.embeddings", prompt_tokens)
+    );
+}
+
+#[tokio::test]
+async fn models_lists_what_the_key_may_use() {
+    let app = spawn_embedded_app().await.unwrap();
+    let tenant = app.seed_tenant("acme").await.unwrap();
+    let db = &app.services.db;
+    let target =
+        keyway_store::aliases::ModelTarget::parse("mock-anthropic/claude-sonnet-4-5").unwrap();
+    db.create_alias(tenant.org.id, "smart", &target)
+        .await
+        .unwrap();
+    let list = |key: String| {
+        let app = &app;
+        async move {
+            let resp = app
+                .client
+                .get(format!("{}/v1/models", app.gateway_url))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["object"], "list");
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = list(tenant.key.clone()).await;
+    assert!(
+        all.contains(&"mock-anthropic/claude-sonnet-4-5".to_owned()),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|m| m.starts_with("mock-gemini/gemini-")),
+        "{all:?}"
+    );
+    assert!(all.contains(&"smart".to_owned()));
+
+    let params = keyway_store::virtual_keys::NewKey {
+        name: "narrow".into(),
+        allowed_models: vec!["mock-gemini/*".into()],
+        ..Default::default()
+    };
+    let (_, narrow) = db.issue_key(tenant.org.id, params).await.unwrap();
+    let some = list(narrow.expose().clone()).await;
+    assert!(
+        !some.is_empty() && some.iter().all(|m| m.starts_with("mock-gemini/")),
+        "{some:?}"
+    );
+}
