@@ -471,3 +471,32 @@ async fn models_lists_what_the_key_may_use() {
         "{some:?}"
     );
 }
+
+#[tokio::test]
+async fn shutdown_drains_in_flight_requests() {
+    let (mut app, tenant) = setup().await;
+    let url = format!("{}/v1/chat/completions", app.gateway_url);
+    let slow = app
+        .client
+        .post(url)
+        .bearer_auth(&tenant.key)
+        .json(&chat("mock/echo+delay-1500", "still here"))
+        .send();
+    let in_flight = tokio::spawn(slow);
+    // Let the request reach the upstream before asking the app to stop.
+    for _ in 0..100 {
+        if app.mock.stats().started >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.shutdown().await.unwrap();
+    let resp = in_flight.await.unwrap().unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "an in-flight request was cut by shutdown"
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["choices"][0]["message"]["content"], "still here");
+}
