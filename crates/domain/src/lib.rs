@@ -8,7 +8,7 @@ mod money;
 mod secret;
 mod slug;
 
-pub use ids::OrgId;
+pub use ids::{CredentialId, OrgId, VirtualKeyId};
 pub use money::Usd;
 pub use secret::Secret;
 pub use slug::{Slug, SlugError};

@@ -15,41 +15,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use uuid::Uuid;
 
-/// Identifier of a provider credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CredentialId(Uuid);
-
-impl CredentialId {
-    /// A fresh, time-ordered id.
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Wraps an id read from storage or a URL.
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    /// The underlying UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for CredentialId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CredentialId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use keyway_domain::CredentialId;
 
 /// The upstream providers Keyway speaks to; stored as its kebab-case name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
