@@ -54,5 +54,6 @@ log "Python packages"
 [ -x "$PY_VENV/bin/python" ] || python3 -m venv "$PY_VENV"
 "$PY_VENV/bin/pip" install -q -r tests/requirements.txt
 
-log "Browser suite packages"
+log "Browser and Node SDK suite packages"
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error)

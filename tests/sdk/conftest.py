@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -31,9 +32,12 @@ import pytest
 LISTENING_PREFIX = "mock provider listening on "
 GATEWAY_PREFIX = "Keyway gateway:"
 START_TIMEOUT_SECS = 60
-STOP_TIMEOUT_SECS = 20
-# The key the gateway sends upstream; the mock accepts any key but `sk-invalid`.
-UPSTREAM_KEY_ENV = "KEYWAY_SDK_UPSTREAM_KEY"
+# Longer than the server's graceful drain of in-flight requests (30 s), so a slow drain still
+# ends in a clean exit that this fixture can check.
+STOP_TIMEOUT_SECS = 40
+# The key the gateway sends upstream (the mock accepts any key but `sk-invalid`); not `KEYWAY_*`,
+# which the settings loader would read as a setting.
+UPSTREAM_KEY_ENV = "SDK_SUITE_UPSTREAM_KEY"
 # (credential slug, provider kind, base URL suffix on the mock): one per upstream wire format.
 GATEWAY_CREDENTIALS = (
     ("mock", "mock", "/v1"),
@@ -165,15 +169,25 @@ def _admin(binary: str, data_dir: Path, env: dict[str, str], *args: str) -> str:
 
 
 def _read_gateway_url(proc: subprocess.Popen) -> str:
+    """Waits for serve's `Keyway gateway: URL` line, then keeps draining its stdout."""
     assert proc.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump(stream) -> None:
+        # A thread, not select(): the text wrapper may buffer several lines behind one read.
+        for line in iter(stream.readline, ""):
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, args=(proc.stdout,), daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_SECS
     seen = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], deadline - time.monotonic())
-        if not ready:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
-        line = proc.stdout.readline()
-        if not line:
+        if line is None:
             break
         seen.append(line.rstrip())
         if line.startswith(GATEWAY_PREFIX):
@@ -209,10 +223,12 @@ def gateway(mock_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     try:
         url = _read_gateway_url(proc)
         assert url.endswith("/v1"), url
-        threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
         yield Gateway(root=url[: -len("/v1")], url=url, key=key)
         proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=STOP_TIMEOUT_SECS)
+        try:
+            code = proc.wait(timeout=STOP_TIMEOUT_SECS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"keyway serve still running {STOP_TIMEOUT_SECS} s after SIGTERM")
         stopped = True
         assert code == 0, f"keyway serve exited {code} on SIGTERM"
     finally:

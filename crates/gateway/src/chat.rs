@@ -92,6 +92,14 @@ async fn chat(
             return reply(err);
         }
     };
+    if request.messages.is_empty() {
+        let err = GatewayError::bad_request(
+            "`messages` must contain at least one message.",
+            Some("messages"),
+        );
+        recorder.finish(err.status().as_u16(), Some(err.code()));
+        return reply(err);
+    }
     let event = recorder.event();
     event.requested_model.clone_from(&request.model);
     event.end_user_id.clone_from(&request.user);
@@ -140,6 +148,8 @@ async fn chat(
     };
     let status = response.status();
     if !status.is_success() {
+        // Kept so SDK backoff honours the provider's own hint.
+        let retry_after = response.headers().get("retry-after").cloned();
         let body = read_body(response).await.unwrap_or_default();
         let api_error = target.format.parse_error(status.as_u16(), &body);
         recorder.finish(status.as_u16(), Some("upstream_error"));
@@ -147,6 +157,9 @@ async fn chat(
             .content_type("application/json")
             .body(surface.format().error_body(&api_error));
         set_header(&mut resp, "x-keyway-request-id", &request_id);
+        if let Some(value) = retry_after.and_then(|v| v.to_str().ok().map(str::to_owned)) {
+            set_header(&mut resp, "retry-after", &value);
+        }
         return resp;
     }
 

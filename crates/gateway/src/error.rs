@@ -74,7 +74,14 @@ impl GatewayError {
         } else {
             "upstream_invalid_response"
         };
-        Self::new(status, code, e.to_string())
+        let param = match e {
+            keyway_providers::TranslateError::InvalidField { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        Self {
+            param,
+            ..Self::new(status, code, e.to_string())
+        }
     }
 
     /// A dependency Keyway needs is briefly unavailable (503).

@@ -229,6 +229,9 @@ where
         .shutdown_timeout(grace_secs)
         .client_request_timeout(Duration::from_secs(10))
         .keep_alive(Duration::from_secs(75))
+        // A client that closes its side is gone: drop its handler, which cancels the upstream
+        // call (the default keeps half-closed connections alive until the handler finishes).
+        .h1_allow_half_closed(false)
         .on_connect(|conn, _| {
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
                 && let Err(e) = tcp.set_nodelay(true)
