@@ -126,17 +126,8 @@ async fn chat(
         Ok(target) => target,
         Err(e) => return fail(recorder, e),
     };
-    if !policy.allowed_providers.is_empty()
-        && !policy
-            .allowed_providers
-            .iter()
-            .any(|slug| slug.as_str() == target.slug)
-    {
-        let err = GatewayError::forbidden(
-            "provider_not_allowed",
-            format!("This key may not use provider `{}`.", target.slug),
-        );
-        return fail(recorder, err);
+    if !policy.allows_provider(&target.slug) {
+        return fail(recorder, provider_not_allowed(&target));
     }
     recorder.event().provider = Some(target.kind.as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
@@ -223,6 +214,14 @@ async fn send(
         .send(builder, HEADER_TIMEOUT)
         .await
         .map_err(|e| upstream_failure(&e))
+}
+
+/// The 403 for a key limited to other providers.
+pub(crate) fn provider_not_allowed(target: &Target) -> GatewayError {
+    GatewayError::forbidden(
+        "provider_not_allowed",
+        format!("This key may not use provider `{}`.", target.slug),
+    )
 }
 
 pub(crate) fn upstream_failure(e: &UpstreamError) -> GatewayError {

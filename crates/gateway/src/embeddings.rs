@@ -5,7 +5,9 @@
 //! the upstream's name and the answer passed back with usage recorded.
 
 use crate::GatewayState;
-use crate::chat::{cost, headers, read_body, set_header, status_code, upstream_failure};
+use crate::chat::{
+    cost, headers, provider_not_allowed, read_body, set_header, status_code, upstream_failure,
+};
 use crate::error::{GatewayError, Surface};
 use crate::record::Recorder;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -90,6 +92,9 @@ pub async fn embeddings(
         Ok(target) => target,
         Err(e) => return fail(recorder, e),
     };
+    if !policy.allows_provider(&target.slug) {
+        return fail(recorder, provider_not_allowed(&target));
+    }
     let url = match target.embeddings_url() {
         Ok(url) => url,
         Err(e) => return fail(recorder, e),

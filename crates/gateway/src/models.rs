@@ -26,14 +26,10 @@ pub async fn list(req: HttpRequest, state: web::Data<GatewayState>) -> HttpRespo
                 .response(Surface::OpenAi);
         }
     };
-    let provider_allowed = |slug: &str| {
-        policy.allowed_providers.is_empty()
-            || policy.allowed_providers.iter().any(|s| s.as_str() == slug)
-    };
     let mut data = Vec::new();
     for credential in credentials
         .iter()
-        .filter(|c| provider_allowed(c.slug.as_str()))
+        .filter(|c| policy.allows_provider(c.slug.as_str()))
     {
         let kind = credential.provider.as_str();
         for (provider, model, _) in PriceCatalog::builtin().entries() {
@@ -48,7 +44,7 @@ pub async fn list(req: HttpRequest, state: web::Data<GatewayState>) -> HttpRespo
     }
     for alias in aliases {
         let target = alias.target.to_string();
-        if provider_allowed(alias.target.provider.as_str()) && policy.allows_model(&target) {
+        if policy.allows_provider(alias.target.provider.as_str()) && policy.allows_model(&target) {
             data.push(json!({"id": alias.alias, "object": "model", "created": 0, "owned_by": alias.target.provider.as_str()}));
         }
     }

@@ -500,3 +500,42 @@ async fn shutdown_drains_in_flight_requests() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["choices"][0]["message"]["content"], "still here");
 }
+
+#[tokio::test]
+async fn keys_limited_to_providers_or_models_are_refused_elsewhere() {
+    let (app, tenant) = setup().await;
+    let params = keyway_store::virtual_keys::NewKey {
+        name: "gemini-only".into(),
+        allowed_providers: vec![keyway_domain::Slug::parse("mock-gemini").unwrap()],
+        ..Default::default()
+    };
+    let (_, key) = app
+        .services
+        .db
+        .issue_key(tenant.org.id, params)
+        .await
+        .unwrap();
+    let key = key.expose().clone();
+    let ok = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&key),
+        &chat("mock-gemini/echo", "x"),
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    for (path, body) in [
+        ("/v1/chat/completions", chat("mock/echo", "x")),
+        (
+            "/v1/embeddings",
+            json!({"model": "mock/text-embedding-3-small", "input": "x"}),
+        ),
+    ] {
+        let resp = post(&app, path, Some(&key), &body).await;
+        assert_eq!(resp.status(), 403, "{path}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["error"]["code"],
+            "provider_not_allowed"
+        );
+    }
+}
