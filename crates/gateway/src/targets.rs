@@ -1,8 +1,8 @@
 //! Model addressing: `<provider-slug>/<model>` or an org alias -> the org's provider credential,
 //! its wire format, base URL and auth headers.
 //!
-//! Decrypted credentials are cached in-process for [`CREDENTIAL_TTL`], so a request does not
-//! decrypt or query per call; changes reach the gateway within that time.
+//! Decrypted credentials and aliases are cached in-process for [`CREDENTIAL_TTL`], so a request
+//! does not decrypt or query per call; changes reach the gateway within that time.
 
 use crate::auth::StoreErrorChain;
 use crate::error::GatewayError;
@@ -49,6 +49,7 @@ pub struct Targets {
     db: Database,
     master_key: Arc<MasterKey>,
     cache: Cache<(OrgId, String), Option<Resolved>>,
+    aliases: Cache<(OrgId, String), Option<ModelTarget>>,
 }
 
 impl Targets {
@@ -58,10 +59,15 @@ impl Targets {
             .max_capacity(50_000)
             .time_to_live(CREDENTIAL_TTL)
             .build();
+        let aliases = Cache::builder()
+            .max_capacity(50_000)
+            .time_to_live(CREDENTIAL_TTL)
+            .build();
         Self {
             db,
             master_key,
             cache,
+            aliases,
         }
     }
 
@@ -75,10 +81,8 @@ impl Targets {
         let target = match model.split_once('/') {
             Some(_) => ModelTarget::parse(model).map_err(|_| unknown_model(model))?,
             None => self
-                .db
-                .resolve_alias(org, model)
-                .await
-                .map_err(|e| store_failure(&e))?
+                .alias(org, model)
+                .await?
                 .ok_or_else(|| unknown_model(model))?,
         };
         let resolved = self.credential(org, &target.provider).await?.ok_or_else(|| {
@@ -117,6 +121,21 @@ impl Targets {
             base_url,
             api_key: resolved.api_key.clone(),
         })
+    }
+
+    /// An org alias, cached like credentials so bare model names stay off the database too.
+    async fn alias(&self, org: OrgId, name: &str) -> Result<Option<ModelTarget>, GatewayError> {
+        let key = (org, name.to_owned());
+        if let Some(hit) = self.aliases.get(&key) {
+            return Ok(hit);
+        }
+        let found = self
+            .db
+            .resolve_alias(org, name)
+            .await
+            .map_err(|e| store_failure(&e))?;
+        self.aliases.insert(key, found.clone());
+        Ok(found)
     }
 
     async fn credential(&self, org: OrgId, slug: &Slug) -> Result<Option<Resolved>, GatewayError> {

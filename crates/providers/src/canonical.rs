@@ -359,6 +359,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An upstream error whose body is not in its format's error shape: the status decides the
+    /// kind and the body text is kept as the message.
+    pub fn unreadable(status: u16, body: &[u8]) -> Self {
+        Self {
+            kind: ErrorKind::from_status(status),
+            message: String::from_utf8_lossy(body).into_owned(),
+            code: None,
+        }
+    }
+
     /// The error for an upstream stream that ended before its terminal event.
     pub fn stream_interrupted(detail: &str) -> Self {
         Self {

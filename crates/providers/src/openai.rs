@@ -774,11 +774,7 @@ fn error_json(error: &ApiError) -> Value {
 pub fn parse_error(status: u16, body: &[u8]) -> ApiError {
     match serde_json::from_slice::<WireErrorBody>(body) {
         Ok(w) => detail_to_error(ErrorKind::from_status(status), w.error),
-        Err(_) => ApiError {
-            kind: ErrorKind::from_status(status),
-            message: String::from_utf8_lossy(body).into_owned(),
-            code: None,
-        },
+        Err(_) => ApiError::unreadable(status, body),
     }
 }
 

@@ -448,6 +448,19 @@ async fn models_lists_what_the_key_may_use() {
                 .collect::<Vec<_>>()
         }
     };
+    // An alias routes like its target (twice: the second answer comes from the alias cache).
+    for _ in 0..2 {
+        let resp = post(
+            &app,
+            "/v1/chat/completions",
+            Some(&tenant.key),
+            &chat("smart", "hi"),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-keyway-model"], "claude-sonnet-4-5");
+        assert_eq!(resp.headers()["x-keyway-provider"], "mock-anthropic");
+    }
     let all = list(tenant.key.clone()).await;
     assert!(
         all.contains(&"mock-anthropic/claude-sonnet-4-5".to_owned()),
