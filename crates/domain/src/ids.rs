@@ -50,4 +50,10 @@ typed_id!(
     CredentialId,
     /// Identifier of a virtual key.
     VirtualKeyId,
+    /// Identifier of a user account.
+    UserId,
+    /// Identifier of a team inside an organization.
+    TeamId,
+    /// Identifier of an invitation.
+    InviteId,
 );

@@ -3,12 +3,16 @@
 //! Types follow "parse, don't validate": each has a private field and a `parse` constructor, so a
 //! value you hold is a valid one.
 
+mod email;
 mod ids;
 mod money;
+mod role;
 mod secret;
 mod slug;
 
-pub use ids::{CredentialId, OrgId, VirtualKeyId};
-pub use money::Usd;
+pub use email::{Email, EmailError, MAX_EMAIL_LEN};
+pub use ids::{CredentialId, InviteId, OrgId, TeamId, UserId, VirtualKeyId};
+pub use money::{Usd, UsdParseError};
+pub use role::{Role, RoleError};
 pub use secret::Secret;
 pub use slug::{Slug, SlugError};

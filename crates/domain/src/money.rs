@@ -27,6 +27,26 @@ impl Usd {
         self.0
     }
 
+    /// Parses a decimal dollar amount such as `12`, `0.5` or `0.000150000` exactly (at most
+    /// nine fractional digits, no sign, no exponent).
+    pub fn parse_decimal(text: &str) -> Result<Self, UsdParseError> {
+        let text = text.trim();
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(frac) || frac.len() > 9 {
+            return Err(UsdParseError(text.to_owned()));
+        }
+        let whole: i64 = whole.parse().map_err(|_| UsdParseError(text.to_owned()))?;
+        let frac_nanos: i64 = format!("{frac:0<9}")
+            .parse()
+            .map_err(|_| UsdParseError(text.to_owned()))?;
+        whole
+            .checked_mul(Self::NANOS_PER_USD)
+            .and_then(|n| n.checked_add(frac_nanos))
+            .map(Usd)
+            .ok_or_else(|| UsdParseError(text.to_owned()))
+    }
+
     /// Adds without wrapping; saturates at the representable limits.
     pub fn saturating_add(self, other: Usd) -> Usd {
         Usd(self.0.saturating_add(other.0))
@@ -45,6 +65,11 @@ impl AddAssign for Usd {
         *self = self.saturating_add(rhs);
     }
 }
+
+/// A string that is not a plain decimal dollar amount.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a dollar amount: {0:?} (expected digits with at most nine decimals, e.g. 12.50)")]
+pub struct UsdParseError(pub String);
 
 /// Prints a decimal dollar amount with nine fractional digits, e.g. `0.000150000`, the form used
 /// in the `x-keyway-cost-usd` header: exact, no float rounding.
@@ -66,6 +91,27 @@ mod tests {
         assert_eq!(Usd::from_nanos(150_000).to_string(), "0.000150000");
         assert_eq!(Usd::from_nanos(2_500_000_001).to_string(), "2.500000001");
         assert_eq!(Usd::from_nanos(-5).to_string(), "-0.000000005");
+    }
+
+    #[test]
+    fn parses_decimal_dollars_exactly() {
+        assert_eq!(Usd::parse_decimal("12").unwrap().nanos(), 12_000_000_000);
+        assert_eq!(Usd::parse_decimal("0.000150000").unwrap().nanos(), 150_000);
+        assert_eq!(
+            Usd::parse_decimal("2.5").unwrap().to_string(),
+            "2.500000000"
+        );
+        for bad in [
+            "",
+            "-1",
+            "1e3",
+            "1.0000000001",
+            ".5",
+            "abc",
+            "99999999999999999999",
+        ] {
+            assert!(Usd::parse_decimal(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

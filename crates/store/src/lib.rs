@@ -4,14 +4,19 @@
 //! Every backend sits behind one small type with exactly the implementations Keyway ships;
 //! tests run against the real ones.
 
+pub mod accounts;
 pub mod aliases;
+pub mod audit;
 pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod kv;
 pub mod master_key;
+pub mod members;
 pub mod orgs;
+pub mod teams;
+pub mod tokens;
 pub mod virtual_keys;
 
 pub use db::{Database, DatabaseKind};

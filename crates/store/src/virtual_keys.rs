@@ -465,6 +465,19 @@ impl Database {
         active.update(self.conn()).await?.try_into()
     }
 
+    /// Deletes a key; another organization's is [`StoreError::NotFound`].
+    pub async fn delete_key(&self, org: OrgId, id: VirtualKeyId) -> Result<(), StoreError> {
+        let deleted = virtual_key::Entity::delete_many()
+            .filter(virtual_key::Column::OrgId.eq(org.as_uuid()))
+            .filter(virtual_key::Column::Id.eq(id.as_uuid()))
+            .exec(self.conn())
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(StoreError::NotFound("virtual key"));
+        }
+        Ok(())
+    }
+
     /// Revokes a key for good; revoking again keeps the first revocation time. Another
     /// organization's key is [`StoreError::NotFound`].
     pub async fn revoke_key(&self, org: OrgId, id: VirtualKeyId) -> Result<VirtualKey, StoreError> {

@@ -11,6 +11,7 @@
 //! analytics). Service locations default to this machine's and can be moved with
 //! `KEYWAY_TEST_POSTGRES_URL`, `KEYWAY_TEST_REDIS_URL` and `KEYWAY_TEST_CLICKHOUSE_URL`.
 
+pub mod api;
 pub mod services;
 pub mod smtp;
 

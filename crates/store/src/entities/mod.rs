@@ -1,6 +1,15 @@
 //! sea-orm entities, one module per table.
 
+pub mod audit_entry;
+pub mod email_token;
+pub mod invite;
+pub mod membership;
 pub mod model_alias;
 pub mod organization;
 pub mod provider_credential;
+pub mod refresh_token;
+pub mod session;
+pub mod team;
+pub mod team_member;
+pub mod user;
 pub mod virtual_key;

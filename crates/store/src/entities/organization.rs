@@ -16,6 +16,10 @@ pub struct Model {
     pub name: String,
     /// Creation time.
     pub created_at: DateTimeUtc,
+    /// Days of request analytics kept; `None` keeps the deployment default.
+    pub retention_days: Option<i32>,
+    /// Whether request and response bodies are stored with analytics (redacted).
+    pub log_bodies: bool,
 }
 
 /// Relations are added as the tables that reference organizations arrive.

@@ -1,0 +1,53 @@
+//! What the control plane's handlers share: the stores, the mailer and the token keys.
+
+use crate::auth::jwt::JwtKeys;
+use keyway_mailer::Mailer;
+use keyway_store::{Database, Kv, MasterKey};
+use std::sync::Arc;
+
+/// Shared handles, cheap to clone; registered as `web::Data<ApiState>` on the API port.
+#[derive(Clone)]
+pub struct ApiState {
+    /// Control-plane database.
+    pub db: Database,
+    /// Throttling counters (and key-change notifications to gateways).
+    pub kv: Kv,
+    /// Outgoing e-mail.
+    pub mailer: Arc<Mailer>,
+    /// Seals provider secrets.
+    pub master_key: Arc<MasterKey>,
+    /// Signs and checks access tokens.
+    pub jwt: Arc<JwtKeys>,
+    /// Public base URL of the dashboard and API, for links in e-mails (no trailing slash).
+    pub public_url: String,
+    /// Whether credentials may point at private addresses (self-hosted upstreams, the mock).
+    pub allow_private_upstreams: bool,
+}
+
+impl ApiState {
+    /// Builds the state; the token signing key derives from the master key.
+    pub fn new(
+        db: Database,
+        kv: Kv,
+        mailer: Arc<Mailer>,
+        master_key: Arc<MasterKey>,
+        public_url: String,
+        allow_private_upstreams: bool,
+    ) -> Self {
+        let jwt = Arc::new(JwtKeys::from_master_key(&master_key));
+        Self {
+            db,
+            kv,
+            mailer,
+            master_key,
+            jwt,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            allow_private_upstreams,
+        }
+    }
+
+    /// Whether cookies should carry the `Secure` attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
