@@ -29,8 +29,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust suites (unit, integration, end-to-end against the binary)"
 cargo nextest run --workspace --locked --no-fail-fast
 
-step "Python suites: official SDKs against the mock and through the gateway, ClickHouse statements on chDB"
-KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" "$PY_VENV/bin/python" -m pytest -q tests/sdk tests/clickhouse_compat crates/providers/tests/sdk
+step "Python suites: official SDKs (mock and gateway), control-plane API (schemathesis, logs), ClickHouse statements on chDB"
+KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" "$PY_VENV/bin/python" -m pytest -q tests/sdk tests/api tests/clickhouse_compat crates/providers/tests/sdk
 
 step "Node suite: the official openai SDK through the gateway"
 KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" node --test tests/sdk-node/
