@@ -5,6 +5,7 @@
 use crate::Services;
 use clap::Subcommand;
 use keyway_domain::{Secret, Slug};
+use keyway_store::MasterKey;
 use keyway_store::credentials::{NewCredential, ProviderKind};
 use keyway_store::orgs::Organization;
 use keyway_store::virtual_keys::NewKey;
@@ -50,6 +51,16 @@ pub enum AdminCommand {
         /// Models the key may use (`slug/model` or `slug/*`); repeat or comma-separate. Default: all.
         #[arg(long, value_delimiter = ',')]
         models: Vec<String>,
+    },
+    /// Rotates the master key: re-wraps every stored secret's data key under a new master key.
+    /// With a configured `KEYWAY_MASTER_KEY`, set it to the new key afterwards (generated keys
+    /// are printed once); with the data directory's key file, the file is replaced. Running it
+    /// again with the same new key finishes an interrupted rotation.
+    RotateMasterKey {
+        /// Environment variable holding the new key (base64 of 32 bytes); omitted, a random
+        /// key is generated.
+        #[arg(long)]
+        new_key_env: Option<String>,
     },
 }
 
@@ -97,6 +108,40 @@ pub async fn run(services: &Services, command: AdminCommand) -> anyhow::Result<(
             let (_key, secret) = db.issue_key(org.id, params).await?;
             println!("{}", secret.expose());
         }
+        AdminCommand::RotateMasterKey { new_key_env } => {
+            rotate_master_key(services, new_key_env.as_deref()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn rotate_master_key(services: &Services, new_key_env: Option<&str>) -> anyhow::Result<()> {
+    let (new, generated) = match new_key_env {
+        Some(var) => {
+            let text = std::env::var(var)
+                .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?;
+            (MasterKey::from_base64(&text)?, false)
+        }
+        None => (MasterKey::generate(), true),
+    };
+    let old = &services.master_key;
+    if new.id() == old.id() {
+        anyhow::bail!("the new master key is the current one");
+    }
+    let count = services.db.rewrap_credentials(old, &new).await?;
+    eprintln!(
+        "re-wrapped {count} provider credential(s) from master key {} to {}",
+        old.id(),
+        new.id()
+    );
+    if services.settings.security.master_key.is_some() {
+        eprintln!("set KEYWAY_MASTER_KEY to the new key on every Keyway process and restart them");
+        if generated {
+            println!("{}", new.to_base64().expose());
+        }
+    } else {
+        let path = new.replace_file(&services.settings.server.data_dir)?;
+        eprintln!("new master key written to {}", path.display());
     }
     Ok(())
 }

@@ -209,3 +209,86 @@ fn admin_commands_seed_an_org_a_provider_and_a_key() {
     // The provider key never reaches a log line.
     assert!(!err.contains("sk-upstream-secret-9876"));
 }
+
+fn admin(data_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyway"));
+    cmd.arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("KEYWAY_DATABASE_URL")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env("KEYWAY_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "keyway admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn rotating_the_master_key_rewraps_stored_secrets() {
+    use keyway_domain::{OrgId, Slug};
+    use keyway_store::{Database, MasterKey};
+    let dir = tempfile::tempdir().unwrap();
+    let org_id = admin(dir.path(), &["create-org", "acme"], &[]);
+    admin(
+        dir.path(),
+        &[
+            "add-provider",
+            "--org",
+            "acme",
+            "--slug",
+            "openai",
+            "--kind",
+            "openai",
+            "--api-key-env",
+            "ROTATION_TEST_KEY",
+        ],
+        &[("ROTATION_TEST_KEY", "sk-rotation-test-0123456789")],
+    );
+    let old_text = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    let out = admin(dir.path(), &["rotate-master-key"], &[]);
+    assert!(
+        out.trim().is_empty(),
+        "a data-dir key is written to its file, never printed"
+    );
+    let new_text = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    assert_ne!(old_text, new_text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let db = Database::connect(
+        &format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("keyway.db").display()
+        ),
+        1,
+    )
+    .await
+    .unwrap();
+    let org = OrgId::from_uuid(org_id.trim().parse().unwrap());
+    let slug = Slug::parse("openai").unwrap();
+    let new = MasterKey::from_base64(&new_text).unwrap();
+    let old = MasterKey::from_base64(&old_text).unwrap();
+    let secret = db.credential_secret(org, &slug, &new).await.unwrap();
+    assert_eq!(secret.expose(), "sk-rotation-test-0123456789");
+    assert!(
+        db.credential_secret(org, &slug, &old).await.is_err(),
+        "the old key no longer opens it"
+    );
+    let listed = db.list_credentials(org).await.unwrap();
+    assert_eq!(listed[0].master_key_id, new.id());
+}

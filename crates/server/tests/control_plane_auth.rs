@@ -593,3 +593,60 @@ async fn dashboard_cookie_sessions_need_the_csrf_header_to_change_state() {
     assert_eq!(body["error"]["code"], "csrf");
     assert_eq!(create(true).await.unwrap().status(), 201);
 }
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_client_address() {
+    let app = app(Backends::Embedded).await;
+    // Fifty failures spread over many addresses (password spraying) lock the client address.
+    for n in 0..50 {
+        let (status, _) = app
+            .api(Method::POST, "/api/v1/auth/login", None,
+                Some(json!({"email": format!("user{n}@example.com"), "password": "spray-password-1"})))
+            .await
+            .unwrap();
+        assert_eq!(status, 401);
+    }
+    let (status, body) = app
+        .api(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "fresh@example.com", "password": "spray-password-1"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_requests"))
+    );
+}
+
+#[tokio::test]
+async fn the_api_documents_itself() {
+    let app = app(Backends::Embedded).await;
+    let (status, doc) = app
+        .api(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/orgs/{org_id}/keys/{key_id}/rotate"]["post"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let page = app.get_api("/api/docs").await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Keyway API reference") && html.contains("/api/v1/orgs/{org_id}/keys"));
+    assert!(
+        !html.contains("<script"),
+        "the docs page loads nothing from elsewhere"
+    );
+}

@@ -75,11 +75,7 @@ impl MasterKey {
         let key: [u8; SecuritySettings::MASTER_KEY_LEN] = bytes
             .try_into()
             .map_err(|_| StoreError::Invalid("master key must be 32 bytes".into()))?;
-        let id = hex::encode(&Sha256::digest(key)[..4]);
-        Ok(Self {
-            key: Secret::new(key),
-            id,
-        })
+        Ok(Self::from_bytes(key))
     }
 
     fn generate_into(path: &Path) -> Result<Self, StoreError> {
@@ -106,6 +102,47 @@ impl MasterKey {
     /// Public id of the key (first 4 bytes of its SHA-256), stored next to wrapped data keys.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// A fresh random key (for rotation).
+    pub fn generate() -> Self {
+        let mut key = [0u8; SecuritySettings::MASTER_KEY_LEN];
+        rand::rng().fill_bytes(&mut key);
+        Self::from_bytes(key)
+    }
+
+    fn from_bytes(key: [u8; SecuritySettings::MASTER_KEY_LEN]) -> Self {
+        let id = hex::encode(&Sha256::digest(key)[..4]);
+        Self {
+            key: Secret::new(key),
+            id,
+        }
+    }
+
+    /// The key as base64, for the operator to store (a [`Secret`], so it never prints by
+    /// accident).
+    pub fn to_base64(&self) -> Secret<String> {
+        Secret::new(base64::engine::general_purpose::STANDARD.encode(self.key.expose()))
+    }
+
+    /// Replaces the data directory's key file with this key (mode 0600, written aside and
+    /// renamed, so a crash leaves either the old or the new file whole).
+    pub fn replace_file(&self, data_dir: &Path) -> Result<std::path::PathBuf, StoreError> {
+        let io = |context: String| move |source| StoreError::Io { context, source };
+        let path = data_dir.join(FILE_NAME);
+        let partial = data_dir.join(format!(".{FILE_NAME}.partial"));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&partial)
+            .map_err(io(format!("creating {}", partial.display())))?;
+        file.write_all(self.to_base64().expose().as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io(format!("writing {}", partial.display())))?;
+        std::fs::rename(&partial, &path).map_err(io(format!("replacing {}", path.display())))?;
+        Ok(path)
     }
 
     /// The key bytes, for the envelope-encryption code.
