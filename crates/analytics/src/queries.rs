@@ -19,11 +19,23 @@ pub struct Migration {
 
 /// All ClickHouse migrations, in version order. A unit test keeps this list equal to the
 /// directory's contents.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "requests",
-    sql: include_str!("../clickhouse/001_requests.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "requests",
+        sql: include_str!("../clickhouse/001_requests.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "bodies",
+        sql: include_str!("../clickhouse/002_bodies.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "rollups",
+        sql: include_str!("../clickhouse/003_rollups.sql"),
+    },
+];
 
 pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str =
     include_str!("../clickhouse/queries/create_schema_migrations.sql");
@@ -33,6 +45,62 @@ pub(crate) const RECORD_MIGRATION: &str =
     include_str!("../clickhouse/queries/record_migration.sql");
 pub(crate) const COUNT_BY_ORG: &str = include_str!("../clickhouse/queries/count_by_org.sql");
 pub(crate) const RECENT_BY_ORG: &str = include_str!("../clickhouse/queries/recent_by_org.sql");
+pub(crate) const REQUEST_DETAIL: &str = include_str!("../clickhouse/queries/request_detail.sql");
+pub(crate) const SUMMARY: &str = include_str!("../clickhouse/queries/summary.sql");
+pub(crate) const TIMESERIES: &str = include_str!("../clickhouse/queries/timeseries.sql");
+pub(crate) const TIMESERIES_ROLLUP: &str =
+    include_str!("../clickhouse/queries/timeseries_rollup.sql");
+pub(crate) const BREAKDOWN: &str = include_str!("../clickhouse/queries/breakdown.sql");
+pub(crate) const BREAKDOWN_ROLLUP: &str =
+    include_str!("../clickhouse/queries/breakdown_rollup.sql");
+pub(crate) const ROLLUP_QUANTILES: &str =
+    include_str!("../clickhouse/queries/rollup_quantiles.sql");
+pub(crate) const LOGS: &str = include_str!("../clickhouse/queries/logs.sql");
+pub(crate) const RETENTION_REQUESTS: &str =
+    include_str!("../clickhouse/queries/retention_requests.sql");
+pub(crate) const RETENTION_ROLLUP: &str =
+    include_str!("../clickhouse/queries/retention_rollup.sql");
+const FILTER: &str = include_str!("../clickhouse/queries/filter.sql");
+const ROLLUP_FILTER: &str = include_str!("../clickhouse/queries/rollup_filter.sql");
+
+/// Placeholder for the raw-table filter fragment (`queries/filter.sql`).
+pub(crate) const FILTER_PLACEHOLDER: &str = "{filter}";
+/// Placeholder for the rollup filter fragment (`queries/rollup_filter.sql`).
+pub(crate) const ROLLUP_FILTER_PLACEHOLDER: &str = "{rollup_filter}";
+/// Placeholder for the grouped expression of a breakdown.
+pub(crate) const DIMENSION_PLACEHOLDER: &str = "{dimension}";
+
+/// `sql` with its filter fragments inlined.
+pub(crate) fn with_filters(sql: &str) -> String {
+    sql.replace(FILTER_PLACEHOLDER, FILTER.trim())
+        .replace(ROLLUP_FILTER_PLACEHOLDER, ROLLUP_FILTER.trim())
+}
+
+/// The raw-table expression of a breakdown dimension ('' stands for none).
+pub(crate) fn raw_dimension(dimension: crate::Dimension) -> &'static str {
+    use crate::Dimension::*;
+    match dimension {
+        Model => "ifNull(served_model, requested_model)",
+        Provider => "ifNull(provider, '')",
+        Key => "ifNull(key_id, '')",
+        Team => "ifNull(team_id, '')",
+        EndUser => "ifNull(end_user_id, '')",
+        Status => "toString(status_code)",
+    }
+}
+
+/// The rollup column of a dimension, when the rollup has it.
+pub(crate) fn rollup_dimension(dimension: crate::Dimension) -> Option<&'static str> {
+    use crate::Dimension::*;
+    match dimension {
+        Model => Some("model"),
+        Provider => Some("provider"),
+        Key => Some("key_id"),
+        Team => Some("team_id"),
+        EndUser | Status => None,
+    }
+}
+
 /// The column list the `clickhouse` crate sends for `insert::<RequestEvent>("requests")`; kept as
 /// a file for the chDB suite and checked against the struct by a unit test.
 #[cfg(test)]
@@ -85,7 +153,23 @@ mod tests {
             INSERT_REQUESTS.trim(),
             format!("INSERT INTO requests ({columns})")
         );
-        assert!(RECENT_BY_ORG.starts_with(&format!("SELECT {columns}\nFROM requests\n")));
+        for select in [RECENT_BY_ORG, REQUEST_DETAIL] {
+            assert!(select.starts_with(&format!("SELECT {columns}\nFROM requests\n")));
+        }
+        let without_bodies = columns.replace(
+            "request_body, response_body",
+            "CAST(NULL AS Nullable(String)), CAST(NULL AS Nullable(String))",
+        );
+        assert!(LOGS.starts_with(&format!("SELECT {without_bodies}\nFROM requests\n")));
+    }
+
+    #[test]
+    fn migration_comments_hold_no_statement_separator() {
+        for m in MIGRATIONS {
+            for line in m.sql.lines().filter(|l| l.trim_start().starts_with("--")) {
+                assert!(!line.contains(';'), "{:03}_{}: {line}", m.version, m.name);
+            }
+        }
     }
 
     #[test]
