@@ -60,7 +60,8 @@ def query_file(name):
 
 
 def without_cluster(sql):
-    return sql.replace(ON_CLUSTER_PLACEHOLDER, "")
+    """Single-node rendering, as `queries::render(sql, None, ..)` in Rust."""
+    return sql.replace(ON_CLUSTER_PLACEHOLDER, "").replace("{local}", "")
 
 
 def with_filters(sql):

@@ -171,7 +171,11 @@ impl ClickHouseStore {
     pub async fn migrate(&self) -> Result<Vec<Migration>, AnalyticsError> {
         self.inner
             .client
-            .query_raw(&self.with_cluster_clause(queries::CREATE_SCHEMA_MIGRATIONS))
+            .query_raw(&self.render(if self.inner.cluster.is_some() {
+                queries::CREATE_SCHEMA_MIGRATIONS_CLUSTER
+            } else {
+                queries::CREATE_SCHEMA_MIGRATIONS
+            }))
             .execute()
             .await?;
         let done: Vec<u32> = self
@@ -182,7 +186,11 @@ impl ClickHouseStore {
             .await?;
         let mut applied = Vec::new();
         for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-            let sql = self.with_cluster_clause(migration.sql);
+            let sql = self.render(if self.inner.cluster.is_some() {
+                migration.cluster_sql
+            } else {
+                migration.sql
+            });
             for statement in queries::statements(&sql) {
                 self.inner
                     .client
@@ -446,7 +454,7 @@ impl ClickHouseStore {
         let cutoff_ms = cutoff.timestamp_millis();
         self.inner
             .client
-            .query(&self.with_cluster_clause(queries::RETENTION_REQUESTS))
+            .query(&self.render(queries::RETENTION_REQUESTS))
             .bind(org_id)
             .bind(cutoff_ms)
             .execute()
@@ -454,7 +462,7 @@ impl ClickHouseStore {
         let whole_hours = cutoff_ms.div_euclid(query::HOUR_MS) * query::HOUR_MS;
         self.inner
             .client
-            .query(&self.with_cluster_clause(queries::RETENTION_ROLLUP))
+            .query(&self.render(queries::RETENTION_ROLLUP))
             .bind(org_id)
             .bind(whole_hours)
             .execute()
@@ -485,6 +493,11 @@ impl ClickHouseStore {
             ON_CLUSTER_PLACEHOLDER,
             &queries::on_cluster_clause(self.inner.cluster.as_deref()),
         )
+    }
+
+    /// DDL with every Keyway placeholder filled in for this store's mode.
+    fn render(&self, sql: &str) -> String {
+        queries::render(sql, self.inner.cluster.as_deref(), &self.inner.database)
     }
 }
 

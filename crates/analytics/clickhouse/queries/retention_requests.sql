@@ -1,1 +1,1 @@
-ALTER TABLE requests {on_cluster} DELETE WHERE org_id = ? AND ts_ms < ?
+ALTER TABLE requests{local} {on_cluster} DELETE WHERE org_id = ? AND ts_ms < ?
