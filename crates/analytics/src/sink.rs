@@ -310,7 +310,7 @@ impl BatchWriter {
         let spooling = self.spool.as_ref().is_some_and(|s| !s.is_empty());
         if spooling {
             // Keep arrival order: the spool goes first.
-            self.to_spool(batch).await;
+            self.spool_batch(batch).await;
             self.replay_if_due().await;
         } else {
             match self.insert(batch).await {
@@ -321,7 +321,7 @@ impl BatchWriter {
                     self.last_failure = Some(Instant::now());
                     if self.spool.is_some() {
                         tracing::warn!(rows, error = %ErrorChain(&error), "analytics backend write failed; spooling to disk");
-                        self.to_spool(batch).await;
+                        self.spool_batch(batch).await;
                     } else {
                         self.counters.failed.fetch_add(rows, Ordering::Relaxed);
                         tracing::warn!(rows, error = %ErrorChain(&error), "analytics batch write failed; rows dropped");
@@ -342,7 +342,7 @@ impl BatchWriter {
         }
     }
 
-    async fn to_spool(&mut self, batch: &[RequestEvent]) {
+    async fn spool_batch(&mut self, batch: &[RequestEvent]) {
         let rows = batch.len() as u64;
         let Some(spool) = self.spool.as_mut() else {
             return;

@@ -2,6 +2,12 @@
 //! and Postgres. Expected values come from a plain-Rust oracle over the inserted events, so every
 //! backend must agree with the documented definitions (and so with each other).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 mod common;
 
 use std::collections::{BTreeMap, HashSet};

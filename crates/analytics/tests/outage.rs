@@ -1,6 +1,12 @@
 //! ClickHouse outage: a TCP proxy between the sink and the shared server is shut, events keep
 //! arriving, and after it reopens every one of them is stored exactly once.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -1,5 +1,11 @@
 //! The hourly rollup (kept by a materialized view) gives the same totals as the raw table.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
 mod common;
 
 use common::{HOUR, T0, at, unique_name, with_clickhouse};

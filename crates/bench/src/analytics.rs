@@ -2,10 +2,13 @@
 //! (`KEYWAY_TEST_CLICKHOUSE_URL`, default `http://127.0.0.1:8123`, in a throw-away database) and
 //! 100,000 in SQLite (temporary file). Prints the median and worst of several runs per query.
 //!
-//! Run: `cargo bench -p keyway-analytics --bench dashboard` (optional argument: ClickHouse rows).
+//! Run: `cargo run --release -p keyway-bench --bin analytics-bench [clickhouse_rows]`.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "benchmark binary")]
-#![allow(missing_docs, reason = "benchmark binary")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a benchmark fails loudly on any error"
+)]
 
 use std::future::Future;
 use std::time::{Duration, Instant};
