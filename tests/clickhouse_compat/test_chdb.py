@@ -27,8 +27,22 @@ EXPECTED_TYPES = [
     "String", "Nullable(String)", "String", "Nullable(String)", "UInt8", "UInt16",
     "Nullable(String)", "UInt32", "Nullable(UInt32)", "Nullable(UInt32)", "UInt32", "UInt32",
     "UInt32", "UInt32", "UInt32", "UInt32", "Int64", "String", "UInt16", "UInt16",
-    "Array(String)", "Array(String)",
+    "Array(String)", "Array(String)", "Nullable(String)", "Nullable(String)",
 ]
+TOTALS_TYPES = ["UInt64", "UInt64", "UInt64", "UInt64", "Int64", "UInt64", "UInt64"]
+FAR_FUTURE_MS = 4_102_444_800_000
+HOUR_MS = 3_600_000
+
+# Mirrors `queries::raw_dimension` / `rollup_dimension` in Rust (the `{dimension}` placeholder).
+RAW_DIMENSIONS = {
+    "model": "ifNull(served_model, requested_model)",
+    "provider": "ifNull(provider, '')",
+    "key": "ifNull(key_id, '')",
+    "team": "ifNull(team_id, '')",
+    "end_user": "ifNull(end_user_id, '')",
+    "status": "toString(status_code)",
+}
+ROLLUP_DIMENSIONS = {"model": "model", "provider": "provider", "key": "key_id", "team": "team_id"}
 
 
 def migrations():
@@ -46,7 +60,14 @@ def query_file(name):
 
 
 def without_cluster(sql):
-    return sql.replace(ON_CLUSTER_PLACEHOLDER, "")
+    """Single-node rendering, as `queries::render(sql, None, ..)` in Rust."""
+    return sql.replace(ON_CLUSTER_PLACEHOLDER, "").replace("{local}", "")
+
+
+def with_filters(sql):
+    """Same as `queries::with_filters` in Rust."""
+    return (sql.replace("{filter}", query_file("filter.sql"))
+            .replace("{rollup_filter}", query_file("rollup_filter.sql")))
 
 
 def statements(sql):
@@ -58,6 +79,8 @@ def statements(sql):
 
 
 def literal(value):
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace("'", "\\'")
         return f"'{escaped}'"
@@ -124,6 +147,7 @@ def event(org_id, request_id, ts_ms, full):
         "output_tokens": 0, "cached_read_tokens": 0, "cache_write_tokens": 0,
         "reasoning_tokens": 0, "cost_nano_usd": 0, "cache_status": "bypass", "retries": 0,
         "fallback_index": 0, "metadata_keys": [], "metadata_values": [],
+        "request_body": None, "response_body": None,
     }
     if full:
         row.update({
@@ -206,7 +230,131 @@ def test_cluster_placeholder_is_present_in_every_ddl_file():
     """Each CREATE must carry the placeholder, or cluster deployments would create it on one
     node only."""
     ddl = [sql for _, _, sql in migrations()] + [query_file("create_schema_migrations.sql")]
+    ddl += [query_file("retention_requests.sql"), query_file("retention_rollup.sql")]
     for sql in ddl:
         for statement in statements(sql):
-            if re.search(r"\bCREATE\b", statement, re.IGNORECASE):
+            if re.search(r"\b(CREATE|ALTER)\b", statement, re.IGNORECASE):
                 assert ON_CLUSTER_PLACEHOLDER in statement, statement
+
+
+def filter_values(org, from_ms=0, to_ms=FAR_FUTURE_MS, model=None, provider=None, key=None,
+                  team=None, end_user=None, status=(0, 65535), metadata=()):
+    """The bound values of queries/filter.sql, in `bind_filter` order (Rust)."""
+    values = [org, from_ms, to_ms, from_ms, to_ms]
+    for v in (model, provider, key, team, end_user):
+        values += [0 if v is None else 1, v or ""]
+    values += [status[0], status[1], [f"{len(k.encode())}:{k}{v}" for k, v in metadata]]
+    return values
+
+
+def rollup_values(org, from_ms=0, to_ms=FAR_FUTURE_MS, model=None, provider=None, key=None,
+                  team=None):
+    """The bound values of queries/rollup_filter.sql, in `bind_rollup_filter` order (Rust)."""
+    values = [org, from_ms, to_ms]
+    for v in (model, provider, key, team):
+        values += [0 if v is None else 1, v or ""]
+    return values
+
+
+T0 = 1_769_896_800_000  # 2026-01-31 22:00 UTC
+
+
+def dataset(org):
+    rows = []
+    for i in range(30):
+        row = event(org, f"req-{i:02}", T0 + i * 10 * 60_000 + i % 7, full=i % 2 == 0)
+        row["status_code"] = 500 if i % 5 == 4 else 200
+        row["latency_ms"] = (i * 37) % 101 + 10
+        row["ttft_ms"] = (i * 13) % 50 + 1 if i % 3 else None
+        row["cost_nano_usd"] = (i + 1) * 1000
+        row["cache_status"] = "hit" if i % 4 == 0 else "miss"
+        row["metadata_keys"] = ["env"]
+        row["metadata_values"] = ["prod" if i % 2 else "dev"]
+        rows.append(row)
+    return rows
+
+
+def test_query_api_statements_run_and_return_the_types_rust_decodes(engine):
+    engine.migrate()
+    rows = dataset("org-q")
+    insert(engine, rows[:15])
+    insert(engine, rows[15:])
+    insert(engine, dataset("org-other")[:5])
+
+    types, out = engine.fetch(bind(with_filters(query_file("summary.sql")), *filter_values("org-q")))
+    assert types == TOTALS_TYPES[:6] + ["Array(UInt32)", "UInt64", "Array(UInt32)"]
+    lat = sorted(r["latency_ms"] for r in rows)
+    ttft = sorted(r["ttft_ms"] for r in rows if r["ttft_ms"] is not None)
+    got = normalise(out[0])
+    assert [int(x) for x in got[:6]] == [
+        30, sum(r["status_code"] >= 400 for r in rows), sum(r["input_tokens"] for r in rows),
+        sum(r["output_tokens"] for r in rows), sum(r["cost_nano_usd"] for r in rows),
+        sum(r["cache_status"] == "hit" for r in rows)]
+    assert got[6] == [lat[int(q * len(lat))] for q in (0.5, 0.95, 0.99)]
+    assert int(got[7]) == len(ttft)
+    assert got[8] == [ttft[int(q * len(ttft))] for q in (0.5, 0.95)]
+
+    # Metadata and status filters select what the Rust oracle would.
+    _, out = engine.fetch(bind(with_filters(query_file("summary.sql")),
+                               *filter_values("org-q", metadata=[("env", "prod")], status=(400, 65535))))
+    assert int(out[0][0]) == sum(1 for r in rows if r["metadata_values"] == ["prod"] and r["status_code"] >= 400)
+
+    # Time series: raw and rollup agree on whole hours.
+    width = HOUR_MS
+    raw_types, raw = engine.fetch(bind(with_filters(query_file("timeseries.sql")), width, width,
+                                       *filter_values("org-q", T0, T0 + 6 * HOUR_MS)))
+    roll_types, roll = engine.fetch(bind(with_filters(query_file("timeseries_rollup.sql")), width, width,
+                                         *rollup_values("org-q", T0, T0 + 6 * HOUR_MS)))
+    assert raw_types == roll_types == ["Int64"] + TOTALS_TYPES
+    assert [normalise(r) for r in raw] == [normalise(r) for r in roll]
+    assert sum(int(r[1]) for r in raw) == 30
+
+    for name, expr in RAW_DIMENSIONS.items():
+        sql = with_filters(query_file("breakdown.sql")).replace("{dimension}", expr)
+        types, raw = engine.fetch(bind(sql, *filter_values("org-q"), 100))
+        assert types == ["String"] + TOTALS_TYPES, name
+        assert sum(int(r[1]) for r in raw) == 30, name
+        if name in ROLLUP_DIMENSIONS:
+            sql = with_filters(query_file("breakdown_rollup.sql")).replace(
+                "{dimension}", ROLLUP_DIMENSIONS[name])
+            types, roll = engine.fetch(bind(sql, *rollup_values("org-q"), 100))
+            assert types == ["String"] + TOTALS_TYPES, name
+            assert [normalise(r) for r in roll] == [normalise(r) for r in raw], name
+
+    types, out = engine.fetch(bind(with_filters(query_file("rollup_quantiles.sql")), *rollup_values("org-q")))
+    assert types == ["Array(Float64)", "Array(Float64)"]
+    assert len(out[0][0]) == 3 and len(out[0][1]) == 2
+
+    # Logs: keyset pages, bodies left out.
+    logs_sql = with_filters(query_file("logs.sql"))
+    types, page1 = engine.fetch(bind(logs_sql, *filter_values("org-q"), 0, 0, 0, "", 11))
+    assert types == EXPECTED_TYPES
+    assert len(page1) == 11 and all(r[-2] is None and r[-1] is None for r in page1)
+    last = page1[9]
+    _, page2 = engine.fetch(bind(logs_sql, *filter_values("org-q"), 1, int(last[9]), int(last[9]), last[0], 100))
+    ids = [r[0] for r in page1[:10]] + [r[0] for r in page2]
+    assert ids == [f"req-{i:02}" for i in reversed(range(30))]
+
+    # Request detail, with bodies, org-scoped.
+    types, out = engine.fetch(bind(query_file("request_detail.sql"), "org-q", "req-03"))
+    assert types == EXPECTED_TYPES and len(out) == 1
+    _, out = engine.fetch(bind(query_file("request_detail.sql"), "org-other", "req-20"))
+    assert out == []
+
+
+def test_retention_statements_delete_only_the_orgs_old_rows(engine):
+    engine.migrate()
+    insert(engine, dataset("org-r"))
+    insert(engine, dataset("org-keep"))
+    engine.run("SET mutations_sync = 1")
+    cutoff = T0 + 100 * 60_000
+    engine.run(bind(without_cluster(query_file("retention_requests.sql")), "org-r", cutoff))
+    engine.run(bind(without_cluster(query_file("retention_rollup.sql")), "org-r",
+                    cutoff // HOUR_MS * HOUR_MS))
+    _, out = engine.fetch(bind(query_file("count_by_org.sql"), "org-r"))
+    assert int(out[0][0]) == sum(1 for r in dataset("org-r") if r["ts_ms"] >= cutoff)
+    _, out = engine.fetch(bind(query_file("count_by_org.sql"), "org-keep"))
+    assert int(out[0][0]) == 30
+    _, out = engine.fetch(
+        "SELECT toUInt32(min(hour)) FROM requests_hourly WHERE org_id = 'org-r'")
+    assert int(out[0][0]) * 1000 == cutoff // HOUR_MS * HOUR_MS

@@ -9,8 +9,71 @@ use std::sync::Arc;
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
 
+use clickhouse::query::Query;
+use serde::Deserialize;
+
 use crate::queries::{self, MIGRATIONS, Migration, ON_CLUSTER_PLACEHOLDER};
-use crate::{AnalyticsError, RequestEvent, event};
+use crate::query::{
+    self, BreakdownRow, Bucket, Cursor, Dimension, Filter, LogsPage, Resolved, Summary, Totals,
+};
+use crate::{AnalyticsError, RequestEvent, event, redact};
+
+/// Which table answers a time series or breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The hourly rollup when it answers the filter exactly, else the raw table.
+    Auto,
+    /// Always the raw `requests` table.
+    Raw,
+    /// Always the `requests_hourly` rollup (an error when it cannot answer the filter).
+    Rollup,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct SummaryRow {
+    requests: u64,
+    errors: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: i64,
+    cache_hits: u64,
+    latency: Vec<u32>,
+    ttft_count: u64,
+    ttft: Vec<u32>,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct BucketRow {
+    bucket_ms: i64,
+    requests: u64,
+    errors: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: i64,
+    cache_hits: u64,
+    latency_ms_sum: u64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct GroupRow {
+    value: String,
+    requests: u64,
+    errors: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: i64,
+    cache_hits: u64,
+    latency_ms_sum: u64,
+}
+
+/// Approximate percentiles from the rollup's t-digest states.
+#[derive(Debug, Clone, PartialEq, clickhouse::Row, Deserialize)]
+pub struct RollupQuantiles {
+    /// Latency p50, p95, p99 in milliseconds.
+    pub latency: Vec<f64>,
+    /// TTFT p50, p95 in milliseconds.
+    pub ttft: Vec<f64>,
+}
 
 /// Analytics store on one ClickHouse database. Cloning is cheap (shared clients).
 #[derive(Clone)]
@@ -108,7 +171,11 @@ impl ClickHouseStore {
     pub async fn migrate(&self) -> Result<Vec<Migration>, AnalyticsError> {
         self.inner
             .client
-            .query_raw(&self.with_cluster_clause(queries::CREATE_SCHEMA_MIGRATIONS))
+            .query_raw(&self.render(if self.inner.cluster.is_some() {
+                queries::CREATE_SCHEMA_MIGRATIONS_CLUSTER
+            } else {
+                queries::CREATE_SCHEMA_MIGRATIONS
+            }))
             .execute()
             .await?;
         let done: Vec<u32> = self
@@ -119,7 +186,11 @@ impl ClickHouseStore {
             .await?;
         let mut applied = Vec::new();
         for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-            let sql = self.with_cluster_clause(migration.sql);
+            let sql = self.render(if self.inner.cluster.is_some() {
+                migration.cluster_sql
+            } else {
+                migration.sql
+            });
             for statement in queries::statements(&sql) {
                 self.inner
                     .client
@@ -156,8 +227,9 @@ impl ClickHouseStore {
             return Ok(());
         }
         event::check_batch(events)?;
+        let events = redact::redact_batch(events);
         let mut insert = self.inner.client.insert::<RequestEvent>("requests").await?;
-        for event in events {
+        for event in events.iter() {
             insert.write(event).await?;
         }
         insert.end().await?;
@@ -201,12 +273,270 @@ impl ClickHouseStore {
             .await?)
     }
 
+    /// Headline numbers of `org_id` for `filter` (raw table: exact percentiles).
+    pub async fn summary(&self, org_id: &str, filter: &Filter) -> Result<Summary, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let sql = queries::with_filters(queries::SUMMARY);
+        let row: SummaryRow = bind_filter(self.inner.client.query(&sql), org_id, &f)
+            .fetch_one()
+            .await?;
+        let some = |n: u64, v: &[u32], i: usize| {
+            if n == 0 { None } else { v.get(i).copied() }
+        };
+        Ok(query::summary(
+            row.requests,
+            row.errors,
+            row.input_tokens,
+            row.output_tokens,
+            row.cost,
+            row.cache_hits,
+            [0, 1, 2].map(|i| some(row.requests, &row.latency, i)),
+            [0, 1].map(|i| some(row.ttft_count, &row.ttft, i)),
+        ))
+    }
+
+    /// Totals per `bucket` (zero-filled when the filter bounds the range).
+    pub async fn timeseries(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        bucket: Bucket,
+        source: Source,
+    ) -> Result<Vec<query::TimeSeriesPoint>, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let rollup = self.use_rollup(&f, bucket != Bucket::Minute, source)?;
+        let width = bucket.width_ms();
+        let rows: Vec<BucketRow> = if rollup {
+            let sql = queries::with_filters(queries::TIMESERIES_ROLLUP);
+            let q = self.inner.client.query(&sql).bind(width).bind(width);
+            bind_rollup_filter(q, org_id, &f).fetch_all().await?
+        } else {
+            let sql = queries::with_filters(queries::TIMESERIES);
+            let q = self.inner.client.query(&sql).bind(width).bind(width);
+            bind_filter(q, org_id, &f).fetch_all().await?
+        };
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.bucket_ms,
+                    Totals::new(
+                        r.requests,
+                        r.errors,
+                        r.input_tokens,
+                        r.output_tokens,
+                        r.cost,
+                        r.cache_hits,
+                        r.latency_ms_sum,
+                    ),
+                )
+            })
+            .collect();
+        query::zero_fill(filter, bucket, rows)
+    }
+
+    /// Totals per value of `dimension`, largest cost first, at most `limit` groups.
+    pub async fn breakdown(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        dimension: Dimension,
+        limit: u32,
+        source: Source,
+    ) -> Result<Vec<BreakdownRow>, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let rollup_column = queries::rollup_dimension(dimension);
+        let rollup = self.use_rollup(&f, rollup_column.is_some(), source)?;
+        let rows: Vec<GroupRow> = match rollup_column.filter(|_| rollup) {
+            Some(column) => {
+                let sql = queries::with_filters(queries::BREAKDOWN_ROLLUP)
+                    .replace(queries::DIMENSION_PLACEHOLDER, column);
+                bind_rollup_filter(self.inner.client.query(&sql), org_id, &f)
+                    .bind(limit)
+                    .fetch_all()
+                    .await?
+            }
+            None => {
+                let sql = queries::with_filters(queries::BREAKDOWN).replace(
+                    queries::DIMENSION_PLACEHOLDER,
+                    queries::raw_dimension(dimension),
+                );
+                bind_filter(self.inner.client.query(&sql), org_id, &f)
+                    .bind(limit)
+                    .fetch_all()
+                    .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| BreakdownRow {
+                value: query::dimension_value(r.value),
+                totals: Totals::new(
+                    r.requests,
+                    r.errors,
+                    r.input_tokens,
+                    r.output_tokens,
+                    r.cost,
+                    r.cache_hits,
+                    r.latency_ms_sum,
+                ),
+            })
+            .collect())
+    }
+
+    /// Percentile estimates from the rollup's t-digest states (whole hours, rollup dimensions
+    /// only). Empty vectors when nothing matched.
+    pub async fn rollup_quantiles(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+    ) -> Result<RollupQuantiles, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        self.use_rollup(&f, true, Source::Rollup)?;
+        let sql = queries::with_filters(queries::ROLLUP_QUANTILES);
+        Ok(
+            bind_rollup_filter(self.inner.client.query(&sql), org_id, &f)
+                .fetch_one()
+                .await?,
+        )
+    }
+
+    /// One page of requests, newest first, after `cursor` (from the previous page).
+    pub async fn logs(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<LogsPage, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let limit = query::page_size(limit);
+        let cursor = cursor.map(Cursor::decode).transpose()?;
+        let (has, ts, id) = match &cursor {
+            Some(c) => (1u8, c.ts_ms, c.request_id.as_str()),
+            None => (0, 0, ""),
+        };
+        let sql = queries::with_filters(queries::LOGS);
+        let rows: Vec<RequestEvent> = bind_filter(self.inner.client.query(&sql), org_id, &f)
+            .bind(has)
+            .bind(ts)
+            .bind(ts)
+            .bind(id)
+            .bind(limit + 1)
+            .fetch_all()
+            .await?;
+        Ok(query::page(rows, limit))
+    }
+
+    /// One request of `org_id`, with its bodies; `None` when this org has no such request.
+    pub async fn request(
+        &self,
+        org_id: &str,
+        request_id: &str,
+    ) -> Result<Option<RequestEvent>, AnalyticsError> {
+        Ok(self
+            .inner
+            .client
+            .query(queries::REQUEST_DETAIL)
+            .bind(org_id)
+            .bind(request_id)
+            .fetch_optional()
+            .await?)
+    }
+
+    /// Deletes `org_id`'s requests older than `cutoff` (and rollup hours that end before it).
+    /// ClickHouse applies the deletion asynchronously (a mutation).
+    pub async fn delete_before(
+        &self,
+        org_id: &str,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AnalyticsError> {
+        let cutoff_ms = cutoff.timestamp_millis();
+        self.inner
+            .client
+            .query(&self.render(queries::RETENTION_REQUESTS))
+            .bind(org_id)
+            .bind(cutoff_ms)
+            .execute()
+            .await?;
+        let whole_hours = cutoff_ms.div_euclid(query::HOUR_MS) * query::HOUR_MS;
+        self.inner
+            .client
+            .query(&self.render(queries::RETENTION_ROLLUP))
+            .bind(org_id)
+            .bind(whole_hours)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    fn use_rollup(
+        &self,
+        f: &Resolved,
+        supported: bool,
+        source: Source,
+    ) -> Result<bool, AnalyticsError> {
+        let eligible = supported && f.rollup_eligible();
+        match source {
+            Source::Auto => Ok(eligible),
+            Source::Raw => Ok(false),
+            Source::Rollup if eligible => Ok(true),
+            Source::Rollup => Err(query::invalid(
+                "the rollup answers whole-hour ranges filtered by model, provider, key or team only"
+                    .to_owned(),
+            )),
+        }
+    }
+
     fn with_cluster_clause(&self, sql: &str) -> String {
         sql.replace(
             ON_CLUSTER_PLACEHOLDER,
             &queries::on_cluster_clause(self.inner.cluster.as_deref()),
         )
     }
+
+    /// DDL with every Keyway placeholder filled in for this store's mode.
+    fn render(&self, sql: &str) -> String {
+        queries::render(sql, self.inner.cluster.as_deref(), &self.inner.database)
+    }
+}
+
+fn flag(value: &Option<String>) -> (u8, &str) {
+    match value {
+        Some(v) => (1, v.as_str()),
+        None => (0, ""),
+    }
+}
+
+/// Binds `queries/filter.sql`, in its placeholder order.
+fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
+    q = q
+        .bind(org_id)
+        .bind(f.from_ms)
+        .bind(f.to_ms)
+        .bind(f.from_ms)
+        .bind(f.to_ms);
+    for value in [&f.model, &f.provider, &f.key_id, &f.team_id, &f.end_user_id] {
+        let (has, v) = flag(value);
+        q = q.bind(has).bind(v);
+    }
+    // `<byte length of key>:<key><value>`, as `filter.sql` encodes each stored pair.
+    let pairs: Vec<String> = f
+        .metadata
+        .iter()
+        .map(|(k, v)| format!("{}:{k}{v}", k.len()))
+        .collect();
+    q.bind(f.status.0).bind(f.status.1).bind(pairs)
+}
+
+/// Binds `queries/rollup_filter.sql`, in its placeholder order.
+fn bind_rollup_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
+    q = q.bind(org_id).bind(f.from_ms).bind(f.to_ms);
+    for value in [&f.model, &f.provider, &f.key_id, &f.team_id] {
+        let (has, v) = flag(value);
+        q = q.bind(has).bind(v);
+    }
+    q
 }
 
 /// Database and cluster names end up in DDL; allowing only this alphabet keeps them valid

@@ -47,6 +47,12 @@ pub enum AnalyticsError {
         /// What is wrong with the value.
         reason: String,
     },
+    /// A query argument the API cannot answer (bad cursor, too many buckets, ...).
+    #[error("invalid analytics query: {0}")]
+    InvalidQuery(String),
+    /// The on-disk spool could not be read or written.
+    #[error("analytics spool i/o failed")]
+    Spool(#[from] std::io::Error),
     /// The sink's background writer task ended abnormally.
     #[error("analytics writer task failed: {0}")]
     Writer(String),

@@ -81,6 +81,12 @@ pub struct RequestEvent {
     pub metadata_keys: Vec<String>,
     /// Metadata values, parallel to `metadata_keys`.
     pub metadata_values: Vec<String>,
+    /// Request body, only when the org stores bodies; secrets are redacted before storage.
+    #[serde(default)]
+    pub request_body: Option<String>,
+    /// Response body, only when the org stores bodies; secrets are redacted before storage.
+    #[serde(default)]
+    pub response_body: Option<String>,
 }
 
 impl RequestEvent {
@@ -120,6 +126,8 @@ impl RequestEvent {
             fallback_index: 0,
             metadata_keys: Vec::new(),
             metadata_values: Vec::new(),
+            request_body: None,
+            response_body: None,
         }
     }
 
@@ -157,6 +165,13 @@ impl RequestEvent {
         }
         Ok(())
     }
+}
+
+/// Whether any event of the batch carries a body (only those need redaction).
+pub(crate) fn has_bodies(events: &[RequestEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| e.request_body.is_some() || e.response_body.is_some())
 }
 
 /// Checks every event of a batch before any backend writes it, so a batch is all or nothing.
@@ -223,6 +238,8 @@ mod tests {
             fallback_index: 0,
             metadata_keys: vec![],
             metadata_values: vec![],
+            request_body: None,
+            response_body: None,
         }
     }
 

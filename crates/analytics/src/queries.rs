@@ -15,28 +15,114 @@ pub struct Migration {
     pub name: &'static str,
     /// File contents: one or more `;`-separated statements, with the cluster placeholder.
     pub sql: &'static str,
+    /// The cluster variant (`clickhouse/cluster/NNN_name.sql`): replicated local tables plus
+    /// Distributed tables under the single-node names.
+    pub cluster_sql: &'static str,
 }
 
 /// All ClickHouse migrations, in version order. A unit test keeps this list equal to the
 /// directory's contents.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "requests",
-    sql: include_str!("../clickhouse/001_requests.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "requests",
+        sql: include_str!("../clickhouse/001_requests.sql"),
+        cluster_sql: include_str!("../clickhouse/cluster/001_requests.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "bodies",
+        sql: include_str!("../clickhouse/002_bodies.sql"),
+        cluster_sql: include_str!("../clickhouse/cluster/002_bodies.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "rollups",
+        sql: include_str!("../clickhouse/003_rollups.sql"),
+        cluster_sql: include_str!("../clickhouse/cluster/003_rollups.sql"),
+    },
+];
 
 pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str =
     include_str!("../clickhouse/queries/create_schema_migrations.sql");
+pub(crate) const CREATE_SCHEMA_MIGRATIONS_CLUSTER: &str =
+    include_str!("../clickhouse/queries/create_schema_migrations_cluster.sql");
 pub(crate) const APPLIED_MIGRATIONS: &str =
     include_str!("../clickhouse/queries/applied_migrations.sql");
 pub(crate) const RECORD_MIGRATION: &str =
     include_str!("../clickhouse/queries/record_migration.sql");
 pub(crate) const COUNT_BY_ORG: &str = include_str!("../clickhouse/queries/count_by_org.sql");
 pub(crate) const RECENT_BY_ORG: &str = include_str!("../clickhouse/queries/recent_by_org.sql");
+pub(crate) const REQUEST_DETAIL: &str = include_str!("../clickhouse/queries/request_detail.sql");
+pub(crate) const SUMMARY: &str = include_str!("../clickhouse/queries/summary.sql");
+pub(crate) const TIMESERIES: &str = include_str!("../clickhouse/queries/timeseries.sql");
+pub(crate) const TIMESERIES_ROLLUP: &str =
+    include_str!("../clickhouse/queries/timeseries_rollup.sql");
+pub(crate) const BREAKDOWN: &str = include_str!("../clickhouse/queries/breakdown.sql");
+pub(crate) const BREAKDOWN_ROLLUP: &str =
+    include_str!("../clickhouse/queries/breakdown_rollup.sql");
+pub(crate) const ROLLUP_QUANTILES: &str =
+    include_str!("../clickhouse/queries/rollup_quantiles.sql");
+pub(crate) const LOGS: &str = include_str!("../clickhouse/queries/logs.sql");
+pub(crate) const RETENTION_REQUESTS: &str =
+    include_str!("../clickhouse/queries/retention_requests.sql");
+pub(crate) const RETENTION_ROLLUP: &str =
+    include_str!("../clickhouse/queries/retention_rollup.sql");
+const FILTER: &str = include_str!("../clickhouse/queries/filter.sql");
+const ROLLUP_FILTER: &str = include_str!("../clickhouse/queries/rollup_filter.sql");
+
+/// Placeholder for the raw-table filter fragment (`queries/filter.sql`).
+pub(crate) const FILTER_PLACEHOLDER: &str = "{filter}";
+/// Placeholder for the rollup filter fragment (`queries/rollup_filter.sql`).
+pub(crate) const ROLLUP_FILTER_PLACEHOLDER: &str = "{rollup_filter}";
+/// Placeholder for the grouped expression of a breakdown.
+pub(crate) const DIMENSION_PLACEHOLDER: &str = "{dimension}";
+
+/// `sql` with its filter fragments inlined.
+pub(crate) fn with_filters(sql: &str) -> String {
+    sql.replace(FILTER_PLACEHOLDER, FILTER.trim())
+        .replace(ROLLUP_FILTER_PLACEHOLDER, ROLLUP_FILTER.trim())
+}
+
+/// The raw-table expression of a breakdown dimension ('' stands for none).
+pub(crate) fn raw_dimension(dimension: crate::Dimension) -> &'static str {
+    use crate::Dimension::*;
+    match dimension {
+        Model => "ifNull(served_model, requested_model)",
+        Provider => "ifNull(provider, '')",
+        Key => "ifNull(key_id, '')",
+        Team => "ifNull(team_id, '')",
+        EndUser => "ifNull(end_user_id, '')",
+        Status => "toString(status_code)",
+    }
+}
+
+/// The rollup column of a dimension, when the rollup has it.
+pub(crate) fn rollup_dimension(dimension: crate::Dimension) -> Option<&'static str> {
+    use crate::Dimension::*;
+    match dimension {
+        Model => Some("model"),
+        Provider => Some("provider"),
+        Key => Some("key_id"),
+        Team => Some("team_id"),
+        EndUser | Status => None,
+    }
+}
+
 /// The column list the `clickhouse` crate sends for `insert::<RequestEvent>("requests")`; kept as
 /// a file for the chDB suite and checked against the struct by a unit test.
 #[cfg(test)]
 const INSERT_REQUESTS: &str = include_str!("../clickhouse/queries/insert_requests.sql");
+
+/// `sql` with Keyway's DDL placeholders filled in: `{on_cluster}`, `{cluster}`, `{database}`,
+/// and `{local}` (the suffix of the physical per-shard tables: `_local` on a cluster, empty on
+/// a single node). The servers' own macros (`{shard}`, `{replica}`) are left alone.
+pub(crate) fn render(sql: &str, cluster: Option<&str>, database: &str) -> String {
+    sql.replace(ON_CLUSTER_PLACEHOLDER, &on_cluster_clause(cluster))
+        .replace("{cluster}", cluster.unwrap_or_default())
+        .replace("{database}", database)
+        .replace("{local}", if cluster.is_some() { "_local" } else { "" })
+}
 
 /// The text that replaces [`ON_CLUSTER_PLACEHOLDER`]: empty without a cluster.
 pub(crate) fn on_cluster_clause(cluster: Option<&str>) -> String {
@@ -85,7 +171,89 @@ mod tests {
             INSERT_REQUESTS.trim(),
             format!("INSERT INTO requests ({columns})")
         );
-        assert!(RECENT_BY_ORG.starts_with(&format!("SELECT {columns}\nFROM requests\n")));
+        for select in [RECENT_BY_ORG, REQUEST_DETAIL] {
+            assert!(select.starts_with(&format!("SELECT {columns}\nFROM requests\n")));
+        }
+        let without_bodies = columns.replace(
+            "request_body, response_body",
+            "CAST(NULL AS Nullable(String)), CAST(NULL AS Nullable(String))",
+        );
+        assert!(LOGS.starts_with(&format!("SELECT {without_bodies}\nFROM requests\n")));
+    }
+
+    #[test]
+    fn migration_comments_hold_no_statement_separator() {
+        for m in MIGRATIONS {
+            for sql in [m.sql, m.cluster_sql] {
+                for line in sql.lines().filter(|l| l.trim_start().starts_with("--")) {
+                    assert!(!line.contains(';'), "{:03}_{}: {line}", m.version, m.name);
+                }
+            }
+        }
+    }
+
+    /// The column block of each `CREATE TABLE <name>` in `sql`.
+    fn column_blocks(sql: &str) -> Vec<(String, String)> {
+        statements(sql)
+            .filter_map(|stmt| {
+                let rest = stmt.split("CREATE TABLE IF NOT EXISTS ").nth(1)?;
+                let name = rest.split_whitespace().next()?.to_owned();
+                let open = rest.find("(\n")?;
+                let close = rest.find("\n)\nENGINE")?;
+                Some((name, rest[open..close].to_owned()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cluster_migrations_mirror_the_single_node_ones() {
+        for m in MIGRATIONS {
+            let cluster = render(m.cluster_sql, Some("main"), "keyway");
+            // Same columns for every table, under `<name>_local`.
+            for (name, columns) in column_blocks(m.sql) {
+                let local = format!("{name}_local");
+                let found = column_blocks(&cluster)
+                    .into_iter()
+                    .find(|(n, _)| *n == local);
+                assert_eq!(found.map(|(_, c)| c), Some(columns), "{local}");
+                assert!(
+                    cluster.contains(&format!(
+                        "CREATE TABLE IF NOT EXISTS {name} ON CLUSTER `main` AS {local}\nENGINE = Distributed('main', 'keyway', '{local}', rand())"
+                    )),
+                    "{name} has no Distributed table"
+                );
+            }
+            for stmt in statements(&cluster) {
+                assert!(stmt.contains("ON CLUSTER `main`"), "{stmt}");
+                assert!(
+                    !stmt.contains("ENGINE = MergeTree")
+                        && !stmt.contains("ENGINE = AggregatingMergeTree"),
+                    "{stmt}"
+                );
+                assert!(
+                    !stmt.contains("{database}") && !stmt.contains("{cluster}"),
+                    "{stmt}"
+                );
+            }
+        }
+        let rollups = render(MIGRATIONS[2].cluster_sql, Some("main"), "keyway");
+        assert!(
+            rollups.contains("TO requests_hourly_local\n")
+                && rollups.contains("FROM requests_local\n")
+        );
+        // Mutations go to the physical tables (a Distributed table cannot be altered this way).
+        assert!(
+            render(RETENTION_REQUESTS, Some("main"), "keyway")
+                .starts_with("ALTER TABLE requests_local ON CLUSTER `main` DELETE WHERE")
+        );
+        assert!(
+            render(RETENTION_ROLLUP, Some("main"), "keyway")
+                .starts_with("ALTER TABLE requests_hourly_local ON CLUSTER `main` DELETE WHERE")
+        );
+        assert!(
+            render(RETENTION_REQUESTS, None, "keyway")
+                .starts_with("ALTER TABLE requests  DELETE WHERE")
+        );
     }
 
     #[test]

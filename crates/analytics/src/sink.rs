@@ -3,19 +3,35 @@
 //! The gateway calls [`EventSink::try_record`] on the request path; it never waits. When the
 //! channel is full (the backend is slower than traffic) the event is dropped and counted, so a
 //! slow analytics backend can never slow requests down.
+//!
+//! When a batch cannot be written (backend unreachable, timed out, or erroring) and a spool is
+//! configured, the batch goes to a bounded on-disk [`Spool`]; while the spool holds anything,
+//! new batches queue behind it, and the writer replays it oldest first every `retry_interval`
+//! until the backend takes it again. A full spool drops (and counts) new batches.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use crate::spool::{Pushed, Spool};
 use crate::{AnalyticsError, AnalyticsStore, RequestEvent};
 
+/// Where failed batches wait for the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// Directory of the spool files (created if missing), e.g. `<data_dir>/analytics-spool`.
+    pub dir: PathBuf,
+    /// Most bytes the spool may hold; batches beyond it are dropped and counted.
+    pub max_bytes: u64,
+}
+
 /// Sizing of an [`EventSink`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkConfig {
     /// Events that may wait in the channel before new ones are dropped (at least 1).
     pub capacity: usize,
@@ -23,6 +39,13 @@ pub struct SinkConfig {
     pub batch_rows: usize,
     /// A non-empty batch is written at least this often (at least 1 ms).
     pub flush_interval: Duration,
+    /// Longest a single backend write may take before it counts as failed.
+    pub write_timeout: Duration,
+    /// How often the spool is retried while the backend is failing.
+    pub retry_interval: Duration,
+    /// On-disk spool for batches the backend could not take; `None` drops them (counted as
+    /// `failed`).
+    pub spool: Option<SpoolConfig>,
 }
 
 impl Default for SinkConfig {
@@ -31,6 +54,9 @@ impl Default for SinkConfig {
             capacity: 10_000,
             batch_rows: 1_000,
             flush_interval: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(30),
+            retry_interval: Duration::from_secs(5),
+            spool: None,
         }
     }
 }
@@ -44,8 +70,17 @@ pub struct SinkStats {
     pub dropped: u64,
     /// Events the backend stored.
     pub written: u64,
-    /// Events lost because the backend refused their batch.
+    /// Events lost because the backend refused their batch (invalid events, or any failure
+    /// when no spool is configured).
     pub failed: u64,
+    /// Events written to the spool because the backend could not take them.
+    pub spooled: u64,
+    /// Spooled events later stored by the backend (also counted in `written`).
+    pub replayed: u64,
+    /// Events lost because the spool was full or a spool file was unreadable.
+    pub spool_dropped: u64,
+    /// Bytes currently in the spool (a gauge).
+    pub spool_bytes: u64,
 }
 
 #[derive(Default)]
@@ -54,6 +89,10 @@ struct Counters {
     dropped: AtomicU64,
     written: AtomicU64,
     failed: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    spool_dropped: AtomicU64,
+    spool_bytes: AtomicU64,
 }
 
 impl Counters {
@@ -63,6 +102,10 @@ impl Counters {
             dropped: self.dropped.load(Ordering::Relaxed),
             written: self.written.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            spooled: self.spooled.load(Ordering::Relaxed),
+            replayed: self.replayed.load(Ordering::Relaxed),
+            spool_dropped: self.spool_dropped.load(Ordering::Relaxed),
+            spool_bytes: self.spool_bytes.load(Ordering::Relaxed),
         }
     }
 }
@@ -89,12 +132,16 @@ impl std::fmt::Debug for EventSink {
 }
 
 impl EventSink {
-    /// Starts the writer task on the current Tokio runtime.
+    /// Starts the writer task on the current Tokio runtime. A spool that cannot be opened is
+    /// logged and the sink runs without one.
     pub fn spawn(store: AnalyticsStore, config: SinkConfig) -> Self {
         let config = SinkConfig {
             capacity: config.capacity.max(1),
             batch_rows: config.batch_rows.max(1),
             flush_interval: config.flush_interval.max(Duration::from_millis(1)),
+            write_timeout: config.write_timeout.max(Duration::from_millis(1)),
+            retry_interval: config.retry_interval.max(Duration::from_millis(1)),
+            spool: config.spool,
         };
         let (tx, rx) = mpsc::channel(config.capacity);
         let (stop, stopped) = oneshot::channel();
@@ -138,6 +185,11 @@ impl EventSink {
         self.counters.snapshot()
     }
 
+    /// The counters in the Prometheus text format, for `/metrics`.
+    pub fn render_prometheus(&self) -> String {
+        crate::render_prometheus(&self.stats())
+    }
+
     /// Stops accepting events, writes everything already queued, and waits for the writer to
     /// finish. Later calls (from any clone) return at once with the final counters.
     pub async fn flush_and_close(&self) -> Result<SinkStats, AnalyticsError> {
@@ -164,9 +216,34 @@ async fn run_writer(
     mut stop: oneshot::Receiver<()>,
     counters: Arc<Counters>,
 ) {
+    let spool = match &config.spool {
+        Some(spool) => match Spool::open(&spool.dir, spool.max_bytes).await {
+            Ok(opened) => {
+                if !opened.is_empty() {
+                    tracing::info!(rows = opened.rows(), "analytics spool found; replaying");
+                }
+                Some(opened)
+            }
+            Err(error) => {
+                tracing::error!(dir = %spool.dir.display(), %error, "analytics spool unusable; running without it");
+                None
+            }
+        },
+        None => None,
+    };
+    let mut writer = BatchWriter {
+        store,
+        write_timeout: config.write_timeout,
+        retry_interval: config.retry_interval,
+        spool,
+        last_failure: None,
+        counters,
+    };
+    writer.publish_spool_size();
     let mut batch = Vec::with_capacity(config.batch_rows);
-    let mut ticker = tokio::time::interval(config.flush_interval);
+    let mut ticker = tokio::time::interval(config.flush_interval.min(config.retry_interval));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_flush = Instant::now();
     loop {
         // Never 0: a full batch is written before the loop comes back here.
         let room = config.batch_rows - batch.len();
@@ -176,13 +253,16 @@ async fn run_writer(
                     break;
                 }
                 if batch.len() >= config.batch_rows {
-                    write_batch(&store, &mut batch, &counters).await;
+                    writer.write(&mut batch).await;
+                    last_flush = Instant::now();
                 }
             }
             _ = ticker.tick() => {
-                if !batch.is_empty() {
-                    write_batch(&store, &mut batch, &counters).await;
+                if !batch.is_empty() && last_flush.elapsed() >= config.flush_interval {
+                    writer.write(&mut batch).await;
+                    last_flush = Instant::now();
                 }
+                writer.replay_if_due().await;
             }
             _ = &mut stop => break,
         }
@@ -195,26 +275,149 @@ async fn run_writer(
             break;
         }
         if batch.len() >= config.batch_rows {
-            write_batch(&store, &mut batch, &counters).await;
+            writer.write(&mut batch).await;
         }
     }
     if !batch.is_empty() {
-        write_batch(&store, &mut batch, &counters).await;
+        writer.write(&mut batch).await;
     }
+    // One last attempt; whatever stays spooled is replayed by the next process.
+    writer.replay().await;
 }
 
-async fn write_batch(store: &AnalyticsStore, batch: &mut Vec<RequestEvent>, counters: &Counters) {
-    let rows = batch.len() as u64;
-    match store.insert(batch).await {
-        Ok(()) => {
-            counters.written.fetch_add(rows, Ordering::Relaxed);
+/// Writes batches to the store, falling back to the spool.
+struct BatchWriter {
+    store: AnalyticsStore,
+    write_timeout: Duration,
+    retry_interval: Duration,
+    spool: Option<Spool>,
+    /// When the backend last failed; replay waits `retry_interval` after it.
+    last_failure: Option<Instant>,
+    counters: Arc<Counters>,
+}
+
+impl BatchWriter {
+    /// Writes and clears `batch`: to the store, or behind a non-empty spool.
+    async fn write(&mut self, batch: &mut Vec<RequestEvent>) {
+        let rows = batch.len() as u64;
+        if let Err(error) = crate::event::check_batch(batch) {
+            // A batch the backend would refuse forever is not spooled.
+            self.counters.failed.fetch_add(rows, Ordering::Relaxed);
+            tracing::warn!(rows, error = %ErrorChain(&error), "invalid analytics batch; rows dropped");
+            batch.clear();
+            return;
         }
-        Err(error) => {
-            counters.failed.fetch_add(rows, Ordering::Relaxed);
-            tracing::warn!(rows, error = %ErrorChain(&error), "analytics batch write failed; rows dropped");
+        let spooling = self.spool.as_ref().is_some_and(|s| !s.is_empty());
+        if spooling {
+            // Keep arrival order: the spool goes first.
+            self.spool_batch(batch).await;
+            self.replay_if_due().await;
+        } else {
+            match self.insert(batch).await {
+                Ok(()) => {
+                    self.counters.written.fetch_add(rows, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    self.last_failure = Some(Instant::now());
+                    if self.spool.is_some() {
+                        tracing::warn!(rows, error = %ErrorChain(&error), "analytics backend write failed; spooling to disk");
+                        self.spool_batch(batch).await;
+                    } else {
+                        self.counters.failed.fetch_add(rows, Ordering::Relaxed);
+                        tracing::warn!(rows, error = %ErrorChain(&error), "analytics batch write failed; rows dropped");
+                    }
+                }
+            }
+        }
+        batch.clear();
+    }
+
+    async fn insert(&self, batch: &[RequestEvent]) -> Result<(), AnalyticsError> {
+        match tokio::time::timeout(self.write_timeout, self.store.insert(batch)).await {
+            Ok(result) => result,
+            Err(_) => Err(AnalyticsError::Writer(format!(
+                "write timed out after {:?}",
+                self.write_timeout
+            ))),
         }
     }
-    batch.clear();
+
+    async fn spool_batch(&mut self, batch: &[RequestEvent]) {
+        let rows = batch.len() as u64;
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        match spool.push(batch).await {
+            Ok(Pushed::Stored) => {
+                self.counters.spooled.fetch_add(rows, Ordering::Relaxed);
+            }
+            Ok(Pushed::Full) => {
+                self.counters
+                    .spool_dropped
+                    .fetch_add(rows, Ordering::Relaxed);
+                tracing::warn!(rows, "analytics spool full; rows dropped");
+            }
+            Err(error) => {
+                self.counters
+                    .spool_dropped
+                    .fetch_add(rows, Ordering::Relaxed);
+                tracing::error!(rows, %error, "analytics spool write failed; rows dropped");
+            }
+        }
+        self.publish_spool_size();
+    }
+
+    async fn replay_if_due(&mut self) {
+        let due = self
+            .last_failure
+            .is_none_or(|at| at.elapsed() >= self.retry_interval);
+        if due {
+            self.replay().await;
+        }
+    }
+
+    /// Replays spooled batches oldest first until the spool is empty or a write fails.
+    async fn replay(&mut self) {
+        loop {
+            let Some(spool) = self.spool.as_ref() else {
+                return;
+            };
+            let Some(front) = spool.front().await else {
+                return;
+            };
+            match front {
+                Ok(events) => {
+                    if let Err(error) = self.insert(&events).await {
+                        self.last_failure = Some(Instant::now());
+                        tracing::debug!(error = %ErrorChain(&error), "analytics backend still failing; spool kept");
+                        return;
+                    }
+                    let rows = events.len() as u64;
+                    self.counters.written.fetch_add(rows, Ordering::Relaxed);
+                    self.counters.replayed.fetch_add(rows, Ordering::Relaxed);
+                    self.last_failure = None;
+                }
+                Err(rows) => {
+                    self.counters
+                        .spool_dropped
+                        .fetch_add(rows, Ordering::Relaxed);
+                    tracing::error!(rows, "unreadable analytics spool file; rows dropped");
+                }
+            }
+            if let Some(spool) = self.spool.as_mut()
+                && let Err(error) = spool.pop_front().await
+            {
+                tracing::error!(%error, "could not remove a replayed analytics spool file");
+                return;
+            }
+            self.publish_spool_size();
+        }
+    }
+
+    fn publish_spool_size(&self) {
+        let bytes = self.spool.as_ref().map_or(0, Spool::bytes);
+        self.counters.spool_bytes.store(bytes, Ordering::Relaxed);
+    }
 }
 
 /// Renders an error with all its causes on one line, for logs.

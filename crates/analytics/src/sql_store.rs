@@ -5,16 +5,27 @@
 //! the time as epoch milliseconds, and metadata as two JSON-encoded text arrays.
 
 use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Index, Order, Query, Table, Value};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, QueryResult, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, QueryResult, Statement,
+    TransactionTrait,
+};
 
 use crate::event::{self, epoch_millis};
-use crate::{AnalyticsError, RequestEvent};
+use crate::query::{
+    self, BreakdownRow, Bucket, Cursor, Dimension, Filter, LogsPage, Resolved, Summary, Totals,
+};
+use crate::{AnalyticsError, RequestEvent, redact};
 
 /// Named apart from control-plane tables: a Postgres-only deployment keeps both in one database.
 const TABLE: &str = "request_events";
 const ORG_TS_INDEX: &str = "request_events_org_id_ts_ms_idx";
+const ORG_REQUEST_INDEX: &str = "request_events_org_id_request_id_idx";
+/// Metadata search column (see [`query::metadata_pairs`]); not part of the event.
+const METADATA_PAIRS: &str = "metadata_pairs";
+/// Columns added after the first release, for databases created before them.
+const ADDED_COLUMNS: [&str; 3] = ["request_body", "response_body", METADATA_PAIRS];
 
-/// Rows per `INSERT` statement: 500 rows x 32 columns stays under SQLite's 32766 bound
+/// Rows per `INSERT` statement: 500 rows x 35 columns stays under SQLite's 32766 bound
 /// parameters (and Postgres' 65535).
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -28,7 +39,7 @@ enum Kind {
 }
 
 /// The `request_events` columns, in [`RequestEvent`] field order.
-const COLUMNS: [(&str, Kind); 32] = [
+const COLUMNS: [(&str, Kind); 34] = [
     ("request_id", Kind::Text),
     ("org_id", Kind::Text),
     ("team_id", Kind::OptText),
@@ -61,6 +72,8 @@ const COLUMNS: [(&str, Kind); 32] = [
     ("fallback_index", Kind::Int),
     ("metadata_keys", Kind::Text),
     ("metadata_values", Kind::Text),
+    ("request_body", Kind::OptText),
+    ("response_body", Kind::OptText),
 ];
 
 /// Analytics store on a sea-orm connection (SQLite or Postgres).
@@ -101,7 +114,14 @@ impl SqlStore {
             }
             table.col(column);
         }
+        table.col(
+            ColumnDef::new(METADATA_PAIRS)
+                .text()
+                .not_null()
+                .default(","),
+        );
         self.db.execute(&table).await?;
+        self.add_missing_columns().await?;
         let index = Index::create()
             .if_not_exists()
             .name(ORG_TS_INDEX)
@@ -110,6 +130,54 @@ impl SqlStore {
             .col("ts_ms")
             .to_owned();
         self.db.execute(&index).await?;
+        let index = Index::create()
+            .if_not_exists()
+            .name(ORG_REQUEST_INDEX)
+            .table(TABLE)
+            .col("org_id")
+            .col("request_id")
+            .to_owned();
+        self.db.execute(&index).await?;
+        Ok(())
+    }
+
+    /// Brings a table created by an older release up to the current columns.
+    async fn add_missing_columns(&self) -> Result<(), AnalyticsError> {
+        for column in ADDED_COLUMNS {
+            let default = if column == METADATA_PAIRS {
+                " NOT NULL DEFAULT ','"
+            } else {
+                ""
+            };
+            match self.backend() {
+                DatabaseBackend::Sqlite => {
+                    let present = self
+                        .db
+                        .query_one_raw(self.statement(
+                            "SELECT COUNT(*) AS n FROM pragma_table_info('request_events') WHERE name = ?",
+                            vec![column.into()],
+                        ))
+                        .await?
+                        .map(|row| row.try_get::<i64>("", "n"))
+                        .transpose()?
+                        .unwrap_or(0);
+                    if present == 0 {
+                        self.db
+                            .execute_unprepared(&format!(
+                                "ALTER TABLE {TABLE} ADD COLUMN {column} TEXT{default}"
+                            ))
+                            .await?;
+                    }
+                }
+                _ => {
+                    self.db
+                        .execute_unprepared(&format!(
+                            "ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} TEXT{default}"
+                        ))
+                        .await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -119,15 +187,21 @@ impl SqlStore {
             return Ok(());
         }
         event::check_batch(events)?;
+        let events = redact::redact_batch(events);
         let txn = self.db.begin().await?;
         for chunk in events.chunks(ROWS_PER_STATEMENT) {
             let mut insert = Query::insert();
-            insert
-                .into_table(TABLE)
-                .columns(COLUMNS.map(|(name, _)| name));
+            insert.into_table(TABLE).columns(
+                COLUMNS
+                    .map(|(name, _)| name)
+                    .into_iter()
+                    .chain([METADATA_PAIRS]),
+            );
             for event in chunk {
+                let mut values = row_values(event)?;
+                values.push(Expr::val(query::metadata_pairs(event)));
                 insert
-                    .values(row_values(event)?)
+                    .values(values)
                     .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
             }
             txn.execute(&insert).await?;
@@ -177,10 +251,319 @@ impl SqlStore {
             .map(decode_row)
             .collect()
     }
+    /// Headline numbers of `org_id` for `filter`.
+    pub async fn summary(&self, org_id: &str, filter: &Filter) -> Result<Summary, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let (clause, values) = self.where_clause(org_id, &f, None);
+        let sql = format!(
+            "SELECT {TOTALS}, {} AS ttft_count FROM {TABLE} WHERE {clause}",
+            sum_of("CASE WHEN ttft_ms IS NOT NULL THEN 1 ELSE 0 END")
+        );
+        let row = self
+            .db
+            .query_one_raw(self.statement(&sql, values))
+            .await?
+            .ok_or_else(|| AnalyticsError::Decode {
+                column: "summary",
+                reason: "no row".to_owned(),
+            })?;
+        let totals = decode_totals(&row)?;
+        let ttft_count = to_unsigned("ttft_count", row.try_get("", "ttft_count")?)?;
+        let mut latency = [None; 3];
+        for (slot, level) in latency.iter_mut().zip([0.5, 0.95, 0.99]) {
+            *slot = self
+                .percentile(org_id, &f, "latency_ms", level, totals.requests)
+                .await?;
+        }
+        let mut ttft = [None; 2];
+        for (slot, level) in ttft.iter_mut().zip([0.5, 0.95]) {
+            *slot = self
+                .percentile(org_id, &f, "ttft_ms", level, ttft_count)
+                .await?;
+        }
+        Ok(query::summary(
+            totals.requests,
+            totals.errors,
+            totals.input_tokens,
+            totals.output_tokens,
+            totals.cost_nano_usd,
+            totals.cache_hits,
+            latency,
+            ttft,
+        ))
+    }
+
+    /// The `level` percentile of `column` among the `n` non-null values the filter selects.
+    async fn percentile(
+        &self,
+        org_id: &str,
+        f: &Resolved,
+        column: &'static str,
+        level: f64,
+        n: u64,
+    ) -> Result<Option<u32>, AnalyticsError> {
+        if n == 0 {
+            return Ok(None);
+        }
+        let (clause, mut values) = self.where_clause(org_id, f, None);
+        let offset = i64::try_from(query::percentile_index(level, n)).unwrap_or(i64::MAX);
+        values.push(offset.into());
+        let sql = format!(
+            "SELECT {column} AS v FROM {TABLE} WHERE {clause} AND {column} IS NOT NULL \
+             ORDER BY {column} LIMIT 1 OFFSET ?"
+        );
+        match self.db.query_one_raw(self.statement(&sql, values)).await? {
+            Some(row) => Ok(Some(int(&row, "v")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Totals per `bucket` (zero-filled when the filter bounds the range).
+    pub async fn timeseries(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        bucket: Bucket,
+    ) -> Result<Vec<query::TimeSeriesPoint>, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let width = bucket.width_ms();
+        let (clause, where_values) = self.where_clause(org_id, &f, None);
+        let mut values: Vec<Value> = vec![width.into(), width.into()];
+        values.extend(where_values);
+        let sql = format!(
+            "SELECT (ts_ms / ?) * ? AS bucket_ms, {TOTALS} FROM {TABLE} WHERE {clause} \
+             GROUP BY 1 ORDER BY 1"
+        );
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        let rows = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<i64>("", "bucket_ms")?, decode_totals(row)?)))
+            .collect::<Result<Vec<_>, AnalyticsError>>()?;
+        query::zero_fill(filter, bucket, rows)
+    }
+
+    /// Totals per value of `dimension`, largest cost first, at most `limit` groups.
+    pub async fn breakdown(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        dimension: Dimension,
+        limit: u32,
+    ) -> Result<Vec<BreakdownRow>, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let expr = match dimension {
+            Dimension::Model => "COALESCE(served_model, requested_model)",
+            Dimension::Provider => "COALESCE(provider, '')",
+            Dimension::Key => "COALESCE(key_id, '')",
+            Dimension::Team => "COALESCE(team_id, '')",
+            Dimension::EndUser => "COALESCE(end_user_id, '')",
+            Dimension::Status => "CAST(status_code AS TEXT)",
+        };
+        let (clause, mut values) = self.where_clause(org_id, &f, None);
+        values.push(i64::from(limit).into());
+        let collate = self.byte_order();
+        let sql = format!(
+            "SELECT {expr} AS value, {TOTALS} FROM {TABLE} WHERE {clause} GROUP BY {expr} \
+             ORDER BY cost DESC, requests DESC, {expr}{collate} ASC LIMIT ?"
+        );
+        let rows = self.db.query_all_raw(self.statement(&sql, values)).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(BreakdownRow {
+                    value: query::dimension_value(row.try_get("", "value")?),
+                    totals: decode_totals(row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One page of requests, newest first, after `cursor` (from the previous page).
+    pub async fn logs(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<LogsPage, AnalyticsError> {
+        let f = Resolved::new(filter)?;
+        let limit = query::page_size(limit);
+        let cursor = cursor.map(Cursor::decode).transpose()?;
+        let (clause, mut values) = self.where_clause(org_id, &f, cursor.as_ref());
+        values.push(i64::from(limit + 1).into());
+        let collate = self.byte_order();
+        let columns = COLUMNS
+            .iter()
+            .map(|(name, _)| match *name {
+                "request_body" | "response_body" => format!("CAST(NULL AS TEXT) AS {name}"),
+                _ => (*name).to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM {TABLE} WHERE {clause} \
+             ORDER BY ts_ms DESC, request_id{collate} DESC LIMIT ?"
+        );
+        let rows = self
+            .db
+            .query_all_raw(self.statement(&sql, values))
+            .await?
+            .iter()
+            .map(decode_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(query::page(rows, limit))
+    }
+
+    /// One request of `org_id`, with its bodies; `None` when this org has no such request.
+    pub async fn request(
+        &self,
+        org_id: &str,
+        request_id: &str,
+    ) -> Result<Option<RequestEvent>, AnalyticsError> {
+        let query = Query::select()
+            .columns(COLUMNS.map(|(name, _)| name))
+            .from(TABLE)
+            .and_where(Expr::col("org_id").eq(org_id))
+            .and_where(Expr::col("request_id").eq(request_id))
+            .order_by("ts_ms", Order::Desc)
+            .limit(1)
+            .to_owned();
+        self.db
+            .query_one(&query)
+            .await?
+            .as_ref()
+            .map(decode_row)
+            .transpose()
+    }
+
+    /// Deletes `org_id`'s requests older than `cutoff`.
+    pub async fn delete_before(
+        &self,
+        org_id: &str,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, AnalyticsError> {
+        let query = Query::delete()
+            .from_table(TABLE)
+            .and_where(Expr::col("org_id").eq(org_id))
+            .and_where(Expr::col("ts_ms").lt(cutoff.timestamp_millis()))
+            .to_owned();
+        Ok(self.db.execute(&query).await?.rows_affected())
+    }
+
+    fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Collation suffix that makes text compare byte by byte, as ClickHouse and SQLite do.
+    fn byte_order(&self) -> &'static str {
+        match self.backend() {
+            DatabaseBackend::Postgres => " COLLATE \"C\"",
+            _ => "",
+        }
+    }
+
+    /// A statement from SQL written with `?` placeholders (renumbered `$n` for Postgres).
+    fn statement(&self, sql: &str, values: Vec<Value>) -> Statement {
+        let backend = self.backend();
+        let sql = if backend == DatabaseBackend::Postgres {
+            let mut out = String::with_capacity(sql.len() + 16);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        } else {
+            sql.to_owned()
+        };
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+
+    /// The WHERE clause (with `?` placeholders) of a filter, plus an optional keyset cursor.
+    fn where_clause(
+        &self,
+        org_id: &str,
+        f: &Resolved,
+        cursor: Option<&Cursor>,
+    ) -> (String, Vec<Value>) {
+        let mut parts = vec!["org_id = ?", "ts_ms >= ?", "ts_ms < ?"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        let mut values: Vec<Value> = vec![org_id.into(), f.from_ms.into(), f.to_ms.into()];
+        let text_filters = [
+            ("COALESCE(served_model, requested_model)", &f.model),
+            ("COALESCE(provider, '')", &f.provider),
+            ("COALESCE(key_id, '')", &f.key_id),
+            ("COALESCE(team_id, '')", &f.team_id),
+            ("COALESCE(end_user_id, '')", &f.end_user_id),
+        ];
+        for (expr, value) in text_filters {
+            if let Some(value) = value {
+                parts.push(format!("{expr} = ?"));
+                values.push(value.clone().into());
+            }
+        }
+        if f.has_status {
+            parts.push("status_code >= ? AND status_code <= ?".to_owned());
+            values.push(i64::from(f.status.0).into());
+            values.push(i64::from(f.status.1).into());
+        }
+        let find = match self.backend() {
+            DatabaseBackend::Postgres => "strpos",
+            _ => "instr",
+        };
+        for (k, v) in &f.metadata {
+            parts.push(format!("{find}({METADATA_PAIRS}, ?) > 0"));
+            values.push(query::metadata_needle(k, v).into());
+        }
+        if let Some(c) = cursor {
+            let collate = self.byte_order();
+            parts.push(format!(
+                "(ts_ms < ? OR (ts_ms = ? AND request_id{collate} < ?))"
+            ));
+            values.push(c.ts_ms.into());
+            values.push(c.ts_ms.into());
+            values.push(c.request_id.clone().into());
+        }
+        (parts.join(" AND "), values)
+    }
+}
+
+/// The aggregated columns shared by summary, time series and breakdown queries.
+const TOTALS: &str = "COUNT(*) AS requests, \
+    CAST(COALESCE(SUM(CASE WHEN status_code >= 400 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors, \
+    CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+    CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+    CAST(COALESCE(SUM(cost_nano_usd), 0) AS BIGINT) AS cost, \
+    CAST(COALESCE(SUM(CASE WHEN cache_status = 'hit' THEN 1 ELSE 0 END), 0) AS BIGINT) AS cache_hits, \
+    CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency_ms_sum";
+
+fn sum_of(expr: &str) -> String {
+    format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)")
+}
+
+fn decode_totals(row: &QueryResult) -> Result<Totals, AnalyticsError> {
+    let u = |column: &'static str| -> Result<u64, AnalyticsError> {
+        to_unsigned(column, row.try_get("", column)?)
+    };
+    Ok(Totals::new(
+        u("requests")?,
+        u("errors")?,
+        u("input_tokens")?,
+        u("output_tokens")?,
+        row.try_get("", "cost")?,
+        u("cache_hits")?,
+        u("latency_ms_sum")?,
+    ))
 }
 
 fn row_values(e: &RequestEvent) -> Result<Vec<Expr>, AnalyticsError> {
-    let values: [Value; 32] = [
+    let values: [Value; 34] = [
         e.request_id.clone().into(),
         e.org_id.clone().into(),
         e.team_id.clone().into(),
@@ -213,6 +596,8 @@ fn row_values(e: &RequestEvent) -> Result<Vec<Expr>, AnalyticsError> {
         i64::from(e.fallback_index).into(),
         encode_strings(&e.request_id, &e.metadata_keys)?.into(),
         encode_strings(&e.request_id, &e.metadata_values)?.into(),
+        e.request_body.clone().into(),
+        e.response_body.clone().into(),
     ];
     Ok(values.into_iter().map(Expr::val).collect())
 }
@@ -257,6 +642,8 @@ fn decode_row(row: &QueryResult) -> Result<RequestEvent, AnalyticsError> {
         fallback_index: int(row, "fallback_index")?,
         metadata_keys: decode_strings(row, "metadata_keys")?,
         metadata_values: decode_strings(row, "metadata_values")?,
+        request_body: opt_text("request_body")?,
+        response_body: opt_text("response_body")?,
     })
 }
 

@@ -19,6 +19,7 @@ async fn every_recorded_event_arrives_exactly_once() {
                 capacity: 5_000,
                 batch_rows: 1_000,
                 flush_interval: Duration::from_secs(60),
+                ..SinkConfig::default()
             },
         );
         let recorder = sink.clone();
@@ -33,7 +34,8 @@ async fn every_recorded_event_arrives_exactly_once() {
                 recorded: N as u64,
                 dropped: 0,
                 written: N as u64,
-                failed: 0
+                failed: 0,
+                ..SinkStats::default()
             }
         );
         assert_eq!(store.count("org-s").await?, N as u64);
@@ -65,6 +67,7 @@ async fn full_channel_drops_without_blocking_and_counts() {
                 capacity: 2,
                 batch_rows: 10,
                 flush_interval: Duration::from_secs(60),
+                ..SinkConfig::default()
             },
         );
         // The test runs on a current-thread runtime: the writer cannot drain the channel until
@@ -80,7 +83,8 @@ async fn full_channel_drops_without_blocking_and_counts() {
                 recorded: 2,
                 dropped: 1,
                 written: 2,
-                failed: 0
+                failed: 0,
+                ..SinkStats::default()
             }
         );
         assert_eq!(store.count("org-f").await?, 2);
@@ -100,6 +104,7 @@ async fn a_partial_batch_is_written_after_the_flush_interval() {
                 capacity: 100,
                 batch_rows: 1_000,
                 flush_interval: Duration::from_millis(100),
+                ..SinkConfig::default()
             },
         );
         for i in 0..5 {
@@ -130,7 +135,8 @@ async fn failed_batches_are_counted_not_retried_forever() {
                 recorded: 1,
                 dropped: 0,
                 written: 0,
-                failed: 1
+                failed: 1,
+                ..SinkStats::default()
             }
         );
         Ok(())

@@ -134,6 +134,11 @@ impl Settings {
         }
     }
 
+    /// Where analytics batches wait while the analytics backend is unreachable.
+    pub fn analytics_spool_dir(&self) -> PathBuf {
+        self.server.data_dir.join("analytics-spool")
+    }
+
     /// Where the mailer writes `.eml` files when no SMTP URL is set.
     pub fn outbox_dir(&self) -> PathBuf {
         self.server.data_dir.join("outbox")

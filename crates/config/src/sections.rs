@@ -207,6 +207,13 @@ pub struct AnalyticsSettings {
     pub batch_size: usize,
     /// Longest time an event waits before its batch is written.
     pub flush_interval_ms: u64,
+    /// Bound of the on-disk spool (`<data_dir>/analytics-spool`) that keeps batches while the
+    /// analytics backend is unreachable; 0 disables the spool (failed batches are dropped).
+    pub spool_max_bytes: u64,
+    /// Longest a single analytics write may take before the batch is spooled.
+    pub write_timeout_ms: u64,
+    /// How often the spool is retried while the backend is failing.
+    pub retry_interval_ms: u64,
 }
 
 impl Default for AnalyticsSettings {
@@ -216,6 +223,9 @@ impl Default for AnalyticsSettings {
             channel_capacity: 100_000,
             batch_size: 1_000,
             flush_interval_ms: 1_000,
+            spool_max_bytes: 256 * 1024 * 1024,
+            write_timeout_ms: 30_000,
+            retry_interval_ms: 5_000,
         }
     }
 }
@@ -236,6 +246,12 @@ impl AnalyticsSettings {
         }
         if self.flush_interval_ms == 0 {
             return Err(invalid("analytics.flush_interval_ms", "must be at least 1"));
+        }
+        if self.write_timeout_ms == 0 {
+            return Err(invalid("analytics.write_timeout_ms", "must be at least 1"));
+        }
+        if self.retry_interval_ms == 0 {
+            return Err(invalid("analytics.retry_interval_ms", "must be at least 1"));
         }
         Ok(())
     }

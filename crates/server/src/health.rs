@@ -13,6 +13,13 @@ use std::time::Duration;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// `GET /metrics` (gateway port): the analytics sink's counters in the Prometheus text format.
+pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(services.events.render_prometheus())
+}
+
 /// Adds `/healthz` and `/readyz`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))

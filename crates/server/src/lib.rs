@@ -139,6 +139,7 @@ impl Application {
                         .app_data(gateway.clone())
                         .app_data(web::PayloadConfig::new(body_limit))
                         .configure(health::configure)
+                        .route("/metrics", web::get().to(health::metrics))
                         .configure(keyway_gateway::configure)
                 });
                 let server = tune(server, grace).listen(listener)?.run();

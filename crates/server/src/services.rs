@@ -1,7 +1,9 @@
 //! The services one Keyway process uses, connected as the settings say: each part has an
 //! embedded default and switches to the real service when its URL is set.
 
-use keyway_analytics::{AnalyticsStore, ClickHouseStore, EventSink, SinkConfig, SqlStore};
+use keyway_analytics::{
+    AnalyticsStore, ClickHouseStore, EventSink, SinkConfig, SpoolConfig, SqlStore,
+};
 use keyway_config::Settings;
 use keyway_mailer::Mailer;
 use keyway_store::{Database, Kv, MasterKey};
@@ -48,6 +50,12 @@ impl Services {
                 capacity: settings.analytics.channel_capacity,
                 batch_rows: settings.analytics.batch_size,
                 flush_interval: Duration::from_millis(settings.analytics.flush_interval_ms),
+                write_timeout: Duration::from_millis(settings.analytics.write_timeout_ms),
+                retry_interval: Duration::from_millis(settings.analytics.retry_interval_ms),
+                spool: (settings.analytics.spool_max_bytes > 0).then(|| SpoolConfig {
+                    dir: settings.analytics_spool_dir(),
+                    max_bytes: settings.analytics.spool_max_bytes,
+                }),
             },
         );
         let smtp_url = settings.smtp.url.as_ref().map(|u| u.expose().as_str());

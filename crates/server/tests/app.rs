@@ -160,3 +160,38 @@ fn event(org: &str, i: u32) -> RequestEvent {
         ..RequestEvent::new(&format!("req-{i}"), org, "openai.chat", "mock/echo")
     }
 }
+
+#[tokio::test]
+async fn gateway_port_serves_the_analytics_sink_metrics() {
+    let app = spawn_embedded_app().await.unwrap();
+    let org = uuid::Uuid::now_v7().to_string();
+    for i in 0..3 {
+        assert!(app.services.events.try_record(event(&org, i)));
+    }
+    let resp = app
+        .client
+        .get(format!("{}/metrics", app.gateway_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("\nkeyway_analytics_events_recorded_total 3\n"),
+        "{body}"
+    );
+    for name in [
+        "keyway_analytics_events_spooled_total",
+        "keyway_analytics_events_replayed_total",
+        "keyway_analytics_events_spool_dropped_total",
+        "keyway_analytics_events_dropped_total",
+    ] {
+        assert!(body.contains(&format!("# TYPE {name} counter\n")), "{name}");
+    }
+}

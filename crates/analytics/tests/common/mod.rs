@@ -178,3 +178,58 @@ pub async fn exercise_store(store: AnalyticsStore) -> anyhow::Result<()> {
     assert_eq!(store.count(&org).await?, 4);
     Ok(())
 }
+
+/// 2026-01-31 22:00:00 UTC: two hours before a day and month boundary.
+pub const T0: i64 = 1_769_896_800_000;
+pub const MINUTE: i64 = 60_000;
+pub const HOUR: i64 = 3_600_000;
+
+/// The conformance data set of one org: 40 requests every 5 minutes from [`T0`] (crossing the
+/// day and month boundary), varied in every dimension the query API filters or groups by.
+pub fn dataset(org_id: &str) -> Vec<RequestEvent> {
+    (0..40)
+        .map(|i: i64| {
+            let n = i as u32;
+            let (provider, served) = match i % 3 {
+                0 => ("openai", "gpt-4o-2024-08-06"),
+                1 => ("anthropic", "claude-sonnet-4"),
+                _ => ("google", "gemini-2.5-flash"),
+            };
+            let failed_upstream = i % 10 == 9;
+            let mut e = RequestEvent {
+                ts: at(T0 + i * 5 * MINUTE + i % 7),
+                team_id: (i % 2 == 0).then(|| "team-a".to_owned()),
+                key_id: (i % 5 != 0).then(|| format!("key-{}", i % 4)),
+                end_user_id: (i % 3 == 0).then(|| format!("user-{}", i % 2)),
+                provider: (!failed_upstream).then(|| provider.to_owned()),
+                served_model: (!failed_upstream).then(|| served.to_owned()),
+                stream: i % 2 == 1,
+                status_code: if failed_upstream {
+                    502
+                } else if i % 6 == 5 {
+                    429
+                } else {
+                    200
+                },
+                error_class: failed_upstream.then(|| "upstream_error".to_owned()),
+                latency_ms: (n * 37) % 101 + 10,
+                ttft_ms: (i % 2 == 1).then_some((n * 13) % 50 + 1),
+                input_tokens: 100 + n,
+                output_tokens: 10 + 2 * n,
+                cost_nano_usd: (i + 1) * 1_000,
+                cache_status: if i % 4 == 0 { "hit" } else { "miss" }.to_owned(),
+                ..RequestEvent::new(
+                    &format!("req-{i:02}"),
+                    org_id,
+                    "openai.chat",
+                    "openai/gpt-4o",
+                )
+            };
+            e.set_metadata([
+                ("env", if i % 2 == 0 { "prod" } else { "dev" }),
+                ("feature", ["search", "chat", "a,\"b\":c"][(i % 3) as usize]),
+            ]);
+            e
+        })
+        .collect()
+}

@@ -1,0 +1,47 @@
+-- Hourly rollup for dashboard queries, kept by a materialized view on every insert into
+-- `requests`. Dimensions are non-nullable (18.16 has no nullable sorting keys): '' means none.
+-- `model` is the served model, or the requested one when no provider answered.
+-- Counters are sum states (exact), latency and TTFT quantiles are t-digest states (mergeable
+-- estimates). Runs on 18.16 and current engines: no SimpleAggregateFunction, no LowCardinality.
+CREATE TABLE IF NOT EXISTS requests_hourly {on_cluster}
+(
+    org_id String,
+    hour DateTime('UTC'),
+    model String,
+    provider String,
+    key_id String,
+    team_id String,
+    requests AggregateFunction(sum, UInt64),
+    errors AggregateFunction(sum, UInt64),
+    input_tokens AggregateFunction(sum, UInt64),
+    output_tokens AggregateFunction(sum, UInt64),
+    cost_nano_usd AggregateFunction(sum, Int64),
+    cache_hits AggregateFunction(sum, UInt64),
+    latency_ms_sum AggregateFunction(sum, UInt64),
+    latency_quantiles AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), UInt32),
+    ttft_quantiles AggregateFunction(quantilesTDigestIf(0.5, 0.95), UInt32, UInt8)
+)
+ENGINE = AggregatingMergeTree()
+PARTITION BY toYYYYMM(hour)
+ORDER BY (org_id, hour, model, provider, key_id, team_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS requests_hourly_mv {on_cluster}
+TO requests_hourly
+AS SELECT
+    org_id,
+    toStartOfHour(toDateTime(intDiv(ts_ms, 1000), 'UTC')) AS hour,
+    ifNull(served_model, requested_model) AS model,
+    ifNull(provider, '') AS provider,
+    ifNull(key_id, '') AS key_id,
+    ifNull(team_id, '') AS team_id,
+    sumState(toUInt64(1)) AS requests,
+    sumState(toUInt64(status_code >= 400)) AS errors,
+    sumState(toUInt64(input_tokens)) AS input_tokens,
+    sumState(toUInt64(output_tokens)) AS output_tokens,
+    sumState(toInt64(cost_nano_usd)) AS cost_nano_usd,
+    sumState(toUInt64(cache_status = 'hit')) AS cache_hits,
+    sumState(toUInt64(latency_ms)) AS latency_ms_sum,
+    quantilesTDigestState(0.5, 0.95, 0.99)(latency_ms) AS latency_quantiles,
+    quantilesTDigestIfState(0.5, 0.95)(ifNull(ttft_ms, toUInt32(0)), toUInt8(isNotNull(ttft_ms))) AS ttft_quantiles
+FROM requests
+GROUP BY org_id, hour, model, provider, key_id, team_id;
