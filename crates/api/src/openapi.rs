@@ -28,6 +28,8 @@ use utoipa::{Modify, OpenApi};
         routes::keys::create, routes::keys::list, routes::keys::get, routes::keys::update,
         routes::keys::delete, routes::keys::rotate, routes::keys::revoke,
         routes::audit::list,
+        routes::analytics::summary, routes::analytics::timeseries, routes::analytics::breakdown,
+        routes::analytics::logs, routes::analytics::request, routes::analytics::export_csv,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -41,6 +43,7 @@ use utoipa::{Modify, OpenApi};
         (name = "providers", description = "Provider credentials (BYOK)"),
         (name = "keys", description = "Virtual keys"),
         (name = "audit", description = "Audit log"),
+        (name = "analytics", description = "Request analytics and logs"),
     )
 )]
 pub struct ApiDoc;

@@ -1,6 +1,7 @@
 //! What the control plane's handlers share: the stores, the mailer and the token keys.
 
 use crate::auth::jwt::JwtKeys;
+use keyway_analytics::AnalyticsStore;
 use keyway_mailer::Mailer;
 use keyway_store::{Database, Kv, MasterKey};
 use std::sync::Arc;
@@ -10,6 +11,8 @@ use std::sync::Arc;
 pub struct ApiState {
     /// Control-plane database.
     pub db: Database,
+    /// Request analytics (queries).
+    pub analytics: AnalyticsStore,
     /// Throttling counters (and key-change notifications to gateways).
     pub kv: Kv,
     /// Outgoing e-mail.
@@ -28,6 +31,7 @@ impl ApiState {
     /// Builds the state; the token signing key derives from the master key.
     pub fn new(
         db: Database,
+        analytics: AnalyticsStore,
         kv: Kv,
         mailer: Arc<Mailer>,
         master_key: Arc<MasterKey>,
@@ -37,6 +41,7 @@ impl ApiState {
         let jwt = Arc::new(JwtKeys::from_master_key(&master_key));
         Self {
             db,
+            analytics,
             kv,
             mailer,
             master_key,

@@ -102,6 +102,7 @@ impl Application {
                 let dashboard = services.dashboard_options(addr, gateway_addr);
                 let api_state = web::Data::new(keyway_api::ApiState::new(
                     services.db.clone(),
+                    services.analytics.clone(),
                     services.kv.clone(),
                     services.mailer.clone(),
                     services.master_key.clone(),

@@ -145,6 +145,20 @@ fn rows() -> Vec<Row> {
             [200, 200, 200, 403],
         ),
         r(Method::GET, "/api/v1/orgs/{org_id}/audit", ADMIN_ONLY_READ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/analytics/summary", READ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/analytics/timeseries",
+            READ,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/analytics/breakdown",
+            READ,
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/logs", READ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/logs/export.csv", READ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/logs/{request_id}", READ),
         // Last: it deletes the organization (the owner's call comes after the others').
         r(
             Method::DELETE,
@@ -267,6 +281,9 @@ impl World {
                 .await;
             ids.push(("{key_id}", k["id"].as_str().unwrap().to_owned()));
         }
+        if path.contains("{request_id}") {
+            ids.push(("{request_id}", self.gateway_request().await));
+        }
         if path.contains("{invite_id}") {
             let i = self
                 .owner_call(
@@ -278,6 +295,65 @@ impl World {
             ids.push(("{invite_id}", i["id"].as_str().unwrap().to_owned()));
         }
         ids
+    }
+
+    /// Sends one request through the gateway with an org key and waits until analytics has it.
+    async fn gateway_request(&self) -> String {
+        let org = &self.org;
+        let (status, _) = self
+            .app
+            .api(
+                Method::GET,
+                &format!("/api/v1/orgs/{org}/providers"),
+                Some(&self.owner.access_token),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        let n = self.next();
+        self.owner_call(Method::POST, &format!("/api/v1/orgs/{org}/providers"), json!({
+            "name": format!("mock{n}"), "slug": format!("mock{n}"), "provider": "mock",
+            "api_key": "sk-upstream-0123456789", "base_url": format!("{}/v1", self.app.mock.base_url()),
+        })).await;
+        let key = self
+            .owner_call(
+                Method::POST,
+                &format!("/api/v1/orgs/{org}/keys"),
+                json!({"name": format!("gw{n}")}),
+            )
+            .await;
+        let resp = self
+            .app
+            .client
+            .post(format!("{}/v1/chat/completions", self.app.gateway_url))
+            .bearer_auth(key["key"].as_str().unwrap())
+            .json(&json!({"model": format!("mock{n}/echo"), "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let id = resp.headers()["x-keyway-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for _ in 0..100 {
+            let (status, _) = self
+                .app
+                .api(
+                    Method::GET,
+                    &format!("/api/v1/orgs/{org}/logs/{id}"),
+                    Some(&self.owner.access_token),
+                    None,
+                )
+                .await
+                .unwrap();
+            if status == 200 {
+                return id;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("request {id} never reached analytics");
     }
 
     fn body(&self, row: &Row) -> Option<Value> {

@@ -931,3 +931,235 @@ async fn the_audit_log_records_who_did_what(app: TestApp) {
     .await;
     assert_eq!(status, 400);
 }
+
+on_both!(analytics_of_gateway_traffic);
+async fn analytics_of_gateway_traffic(app: TestApp) {
+    let owner = app.register("owner@example.com").await.unwrap();
+    let viewer = app.register("viewer@example.com").await.unwrap();
+    let rival = app.register("rival@example.com").await.unwrap();
+    let org = app.create_org(&owner, "Acme").await.unwrap();
+    let rival_org = app.create_org(&rival, "Rival").await.unwrap();
+    app.add_to_org(&owner, &org, &viewer, "viewer")
+        .await
+        .unwrap();
+    call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("/api/v1/orgs/{org}/providers"),
+        Some(json!({
+        "name": "Mock", "slug": "mock", "provider": "mock", "api_key": "sk-upstream-0123456789",
+        "base_url": format!("{}/v1", app.mock.base_url())})),
+    )
+    .await;
+    let (_, key) = call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("/api/v1/orgs/{org}/keys"),
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for model in ["mock/echo", "mock/echo", "mock/echo", "mock/status-500"] {
+        let resp = app
+            .client
+            .post(format!("{}/v1/chat/completions", app.gateway_url))
+            .bearer_auth(&secret)
+            .json(
+                &json!({"model": model, "messages": [{"role": "user", "content": "hello there"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        ids.push(
+            resp.headers()["x-keyway-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let base = format!("/api/v1/orgs/{org}");
+    // Events are written in batches off the request path: wait for all four.
+    let mut summary = Value::Null;
+    for _ in 0..100 {
+        summary = call(
+            &app,
+            &viewer,
+            Method::GET,
+            &format!("{base}/analytics/summary"),
+            None,
+        )
+        .await
+        .1;
+        if summary["requests"] == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(summary["requests"], 4, "{summary}");
+    assert_eq!(summary["errors"], 1);
+    assert!(summary["input_tokens"].as_u64().unwrap() > 0);
+    assert!(summary["latency_ms"]["p50"].is_u64());
+    assert_eq!(
+        summary["cost_usd"].as_str().unwrap().len(),
+        summary["cost_usd"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .len()
+            + 10
+    );
+
+    let (_, errors) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{base}/analytics/summary?status=error"),
+        None,
+    )
+    .await;
+    assert_eq!(errors["requests"], 1);
+    let (_, by_status) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{base}/analytics/breakdown?by=status"),
+        None,
+    )
+    .await;
+    let groups: Vec<(String, u64)> = by_status["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap().to_owned(),
+                g["totals"]["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        groups.contains(&("200".into(), 3)) && groups.contains(&("500".into(), 1)),
+        "{groups:?}"
+    );
+    let from = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:00:00Z");
+    let to = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:00:00Z");
+    let (status, series) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{base}/analytics/timeseries?bucket=minute&from={from}&to={to}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{series}");
+    let points = series["points"].as_array().unwrap();
+    assert_eq!(points.len(), 120, "zero-filled minutes over two hours");
+    assert_eq!(
+        points
+            .iter()
+            .map(|p| p["totals"]["requests"].as_u64().unwrap())
+            .sum::<u64>(),
+        4
+    );
+
+    // Logs page through all four, newest first; detail and CSV agree.
+    let (_, page) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{base}/logs?limit=3"),
+        None,
+    )
+    .await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 3);
+    assert_eq!(page["data"][0]["request_id"], ids[3].as_str());
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{base}/logs?limit=3&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let (status, detail) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{base}/logs/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!((status, detail["status_code"].as_u64()), (200, Some(200)));
+    assert_eq!(detail["key_id"], key["id"]);
+    let csv = app
+        .client
+        .get(format!("{}{base}/logs/export.csv", app.api_url))
+        .bearer_auth(&viewer.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(
+        csv.text().await.unwrap().lines().count(),
+        5,
+        "header and four rows"
+    );
+
+    // Another organization sees none of it, even knowing the ids.
+    let (status, _) = call(
+        &app,
+        &rival,
+        Method::GET,
+        &format!("/api/v1/orgs/{rival_org}/logs/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, theirs) = call(
+        &app,
+        &rival,
+        Method::GET,
+        &format!("/api/v1/orgs/{rival_org}/analytics/summary"),
+        None,
+    )
+    .await;
+    assert_eq!(theirs["requests"], 0);
+    let (status, _) = call(
+        &app,
+        &rival,
+        Method::GET,
+        &format!("{base}/analytics/summary"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Bad filters are explained.
+    for bad in [
+        "status=teapot",
+        "bucket=year",
+        "from=yesterday",
+        "surprise=1",
+        "from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+    ] {
+        let path = if bad.starts_with("bucket") {
+            format!("{base}/analytics/timeseries?{bad}")
+        } else {
+            format!("{base}/analytics/summary?{bad}")
+        };
+        let (status, body) = call(&app, &viewer, Method::GET, &path, None).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}

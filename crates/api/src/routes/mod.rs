@@ -1,6 +1,7 @@
 //! REST routes under `/api/v1`, one folder per resource; each handler is thin over a service
 //! function in [`crate::services`].
 
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod invites;
@@ -23,5 +24,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(teams::configure)
         .configure(providers::configure)
         .configure(keys::configure)
-        .configure(audit::configure);
+        .configure(audit::configure)
+        .configure(analytics::configure);
 }

@@ -7,6 +7,7 @@
 //! audit entry through [`OrgCtx::audit`].
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod invites;
 pub mod keys;
