@@ -5,6 +5,7 @@
 
 mod ids;
 mod money;
+pub mod routing;
 mod secret;
 mod slug;
 
