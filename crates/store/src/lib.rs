@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod kv;
+pub mod limits;
 pub mod master_key;
 pub mod orgs;
 pub mod virtual_keys;
