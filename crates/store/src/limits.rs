@@ -379,10 +379,7 @@ impl Period {
     /// The period containing `now`: its id and when it ends (`None` for [`Period::Total`]).
     pub fn at(self, now: DateTime<Utc>) -> (String, Option<DateTime<Utc>>) {
         let day = now.date_naive();
-        let midnight = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .map(|t| Utc.from_utc_datetime(&t))
-        };
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| Utc.from_utc_datetime(&t));
         match self {
             Period::Total => ("total".to_owned(), None),
             Period::Daily => (
@@ -441,7 +438,9 @@ impl Held {
         let (period_id, end) = level.period.at(now);
         // Keep a finished period readable for a while (dashboards), then let it go.
         let key_ttl_ms = end.map_or(0, |end| {
-            (end - now + ChronoDuration::days(40)).num_milliseconds().max(1)
+            (end - now + ChronoDuration::days(40))
+                .num_milliseconds()
+                .max(1)
         });
         Self {
             scope: level.scope.clone(),
@@ -754,7 +753,8 @@ impl Limits {
 
     /// Whether Redis is currently considered unreachable.
     pub fn degraded(&self) -> bool {
-        self.inner.remote.is_some() && lock(&self.inner.down_until).is_some_and(|t| t > Instant::now())
+        self.inner.remote.is_some()
+            && lock(&self.inner.down_until).is_some_and(|t| t > Instant::now())
     }
 
     /// Settlements waiting for Redis.
@@ -774,9 +774,11 @@ impl Limits {
             return Ok(Call::Down);
         }
         let mut conn = remote.conn.clone();
-        let result =
-            tokio::time::timeout(self.inner.options.redis_timeout, inv.invoke_async::<T>(&mut conn))
-                .await;
+        let result = tokio::time::timeout(
+            self.inner.options.redis_timeout,
+            inv.invoke_async::<T>(&mut conn),
+        )
+        .await;
         match result {
             Ok(Ok(v)) => {
                 *lock(&self.inner.down_until) = None;
@@ -849,9 +851,17 @@ impl Limits {
         if let Some(remote) = &self.inner.remote {
             let mut inv = remote.rate.prepare_invoke();
             for l in levels {
-                inv.key(format!("{}rl:{}:{}", remote.prefix, l.scope.key(), ms(l.window)));
+                inv.key(format!(
+                    "{}rl:{}:{}",
+                    remote.prefix,
+                    l.scope.key(),
+                    ms(l.window)
+                ));
             }
-            inv.arg(req).arg(tok).arg(if force { "1" } else { "0" }).arg(SLOTS);
+            inv.arg(req)
+                .arg(tok)
+                .arg(if force { "1" } else { "0" })
+                .arg(SLOTS);
             for l in levels {
                 inv.arg(ms(l.window))
                     .arg(limit_arg(l.requests))
@@ -863,7 +873,10 @@ impl Limits {
         }
         let (share, _) = self.fallback_allowance()?;
         let local = self.inner.remote.is_some();
-        let raw = self.inner.local.rate(levels, req, tok, force, share, now_ms());
+        let raw = self
+            .inner
+            .local
+            .rate(levels, req, tok, force, share, now_ms());
         Ok(decide(levels, &raw, share, local))
     }
 
@@ -1018,7 +1031,10 @@ impl Limits {
         let batch: Vec<Pending> = std::mem::take(&mut *lock(&self.inner.pending));
         let mut rest = Vec::new();
         for (i, p) in batch.iter().enumerate() {
-            match self.remote_settle(&p.reservation, p.actual.nanos(), true).await {
+            match self
+                .remote_settle(&p.reservation, p.actual.nanos(), true)
+                .await
+            {
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     rest.extend(batch[i..].iter().cloned());
@@ -1078,7 +1094,11 @@ fn parse_rate(v: &[i64], n: usize) -> Result<RateRaw, LimitError> {
 }
 
 fn scaled(limit: Option<u64>, share: f64) -> Option<u64> {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     limit.map(|l| ((l as f64 * share).floor() as u64).max(u64::from(l > 0)))
 }
 
@@ -1144,7 +1164,9 @@ fn budget_decision(
         .saturating_sub(1);
     let level = levels.get(i).or(levels.first());
     BudgetDecision::Exceeded {
-        scope: level.map(|l| l.scope.clone()).unwrap_or_else(|| Scope::new("", ScopeKind::Org, "")),
+        scope: level
+            .map(|l| l.scope.clone())
+            .unwrap_or_else(|| Scope::new("", ScopeKind::Org, "")),
         period: level.map_or(Period::Total, |l| l.period),
         spent: Usd::from_nanos(v.get(2).copied().unwrap_or(0)),
         reserved: Usd::from_nanos(v.get(3).copied().unwrap_or(0)),
