@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod entities;
+pub mod health;
 pub mod kv;
 pub mod limits;
 pub mod master_key;
