@@ -568,6 +568,10 @@ fn validate(node: &Target, path: &str, depth: usize, errors: &mut Vec<ConfigErro
         return;
     };
     let sp = child(path, "strategy");
+    if node.targets.is_empty() && strategy.mode == Mode::Single {
+        // Portkey's single mode on a plain target: the node itself is the target.
+        return;
+    }
     if node.targets.is_empty() {
         push(
             errors,
@@ -729,7 +733,7 @@ fn resolves_to_one(node: &Target) -> bool {
     match &node.strategy {
         None => node.targets.is_empty(),
         Some(s) => match s.mode {
-            Mode::Single => node.targets.first().is_some_and(resolves_to_one),
+            Mode::Single => node.targets.first().is_none_or(resolves_to_one),
             Mode::Loadbalance | Mode::Conditional => node.targets.iter().all(resolves_to_one),
             Mode::Fallback | Mode::Race | Mode::Hedge | Mode::Canary => false,
         },
@@ -1402,7 +1406,7 @@ impl Planner<'_> {
     /// The one attempt a node resolves to (race and hedge legs).
     fn resolve_one(&mut self, node: &Target, path: &str, inh: &Inherited) -> Option<Attempt> {
         let inh = inh.with(node);
-        match &node.strategy {
+        match node.strategy.as_ref().filter(|_| !node.targets.is_empty()) {
             None => Some(Self::leaf(node, path, &inh)),
             Some(s) => {
                 let i = self.pick_one(node, s, &inh)?;
@@ -1413,7 +1417,7 @@ impl Planner<'_> {
 
     fn expand(&mut self, node: &Target, path: &str, inherited: &Inherited) {
         let inh = inherited.with(node);
-        let Some(strategy) = &node.strategy else {
+        let Some(strategy) = node.strategy.as_ref().filter(|_| !node.targets.is_empty()) else {
             self.steps.push(Step {
                 kind: StepKind::Single,
                 attempts: vec![Self::leaf(node, path, &inh)],

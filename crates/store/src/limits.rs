@@ -49,6 +49,7 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -680,6 +681,7 @@ struct Inner {
     options: LimitOptions,
     down_until: Mutex<Option<Instant>>,
     pending: Mutex<Vec<Pending>>,
+    flushing: AtomicBool,
 }
 
 /// Rate limits and budgets over a [`Kv`]: Redis scripts when it is Redis, the same semantics
@@ -747,6 +749,7 @@ impl Limits {
                 options,
                 down_until: Mutex::new(None),
                 pending: Mutex::new(Vec::new()),
+                flushing: AtomicBool::new(false),
             }),
         }
     }
@@ -824,12 +827,16 @@ impl Limits {
     }
 
     /// Adds `delta` tokens (real usage minus the estimate; may be negative) at every level,
-    /// without checking.
+    /// without checking. While Redis is unreachable the correction is dropped (fail-closed) or
+    /// applied in-process (local allowance); neither is an error.
     pub async fn record_tokens(&self, levels: &[RateLevel], delta: i64) -> Result<(), LimitError> {
         if delta == 0 {
             return Ok(());
         }
-        self.rate(levels, 0, delta, true).await.map(|_| ())
+        match self.rate(levels, 0, delta, true).await {
+            Ok(_) | Err(LimitError::Unavailable) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn rate(
@@ -847,7 +854,7 @@ impl Limits {
                 local: false,
             });
         }
-        self.flush_pending().await;
+        self.flush_pending();
         if let Some(remote) = &self.inner.remote {
             let mut inv = remote.rate.prepare_invoke();
             for l in levels {
@@ -892,7 +899,7 @@ impl Limits {
         let held: Vec<Held> = levels.iter().map(|l| Held::of(l, now)).collect();
         let id = uuid::Uuid::new_v4().to_string();
         let amount_n = amount.nanos().max(0);
-        self.flush_pending().await;
+        self.flush_pending();
         if let Some(remote) = &self.inner.remote {
             let mut inv = remote.reserve.prepare_invoke();
             for h in &held {
@@ -934,7 +941,7 @@ impl Limits {
         reservation: &Reservation,
         actual: Usd,
     ) -> Result<Vec<ThresholdCrossing>, LimitError> {
-        self.flush_pending().await;
+        self.flush_pending();
         self.finish(reservation, actual.nanos().max(0), true).await
     }
 
@@ -964,11 +971,8 @@ impl Limits {
         }
         // Remote reservation (or a local one whose spend Redis must learn about).
         match self.remote_settle(r, actual, charge).await? {
-            Some(remote_crossings) => {
-                if !r.local {
-                    crossings = remote_crossings;
-                }
-            }
+            // Redis knows the period's whole spend, so its crossings are the ones to report.
+            Some(remote_crossings) => crossings = remote_crossings,
             None => {
                 if charge && actual > 0 {
                     let mut pending = lock(&self.inner.pending);
@@ -1023,28 +1027,43 @@ impl Limits {
         }
     }
 
-    /// Replays settlements queued while Redis was unreachable.
-    async fn flush_pending(&self) {
-        if self.inner.remote.is_none() || self.degraded() {
+    /// Replays settlements queued while Redis was unreachable, in the background so the request
+    /// that notices the recovery does not pay for the backlog.
+    fn flush_pending(&self) {
+        if self.inner.remote.is_none()
+            || self.degraded()
+            || lock(&self.inner.pending).is_empty()
+            || self.inner.flushing.swap(true, Ordering::SeqCst)
+        {
             return;
         }
-        let batch: Vec<Pending> = std::mem::take(&mut *lock(&self.inner.pending));
-        let mut rest = Vec::new();
-        for (i, p) in batch.iter().enumerate() {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.flushing.store(false, Ordering::SeqCst);
+            return;
+        };
+        let this = self.clone();
+        runtime.spawn(async move {
+            this.drain_pending().await;
+            this.inner.flushing.store(false, Ordering::SeqCst);
+        });
+    }
+
+    async fn drain_pending(&self) {
+        loop {
+            let next = lock(&self.inner.pending).pop();
+            let Some(p) = next else { return };
             match self
                 .remote_settle(&p.reservation, p.actual.nanos(), true)
                 .await
             {
                 Ok(Some(_)) => {}
                 Ok(None) => {
-                    rest.extend(batch[i..].iter().cloned());
-                    break;
+                    // Down again: keep it for the next recovery.
+                    lock(&self.inner.pending).push(p);
+                    return;
                 }
                 Err(e) => tracing::error!(error = %e, "replaying a settlement failed"),
             }
-        }
-        if !rest.is_empty() {
-            lock(&self.inner.pending).extend(rest);
         }
     }
 

@@ -76,6 +76,15 @@ fn meta(pairs: &[(&str, &str)]) -> RequestContext {
 
 // ---- Portkey's documented configs, verbatim -------------------------------------------------
 
+/// https://www.mintlify.com/portkey-AI/gateway/concepts/routing (single mode)
+const PORTKEY_SINGLE: &str = r#"{
+  "provider": "openai",
+  "api_key": "sk-...",
+  "strategy": {
+    "mode": "single"
+  }
+}"#;
+
 /// https://portkey.ai/docs/product/ai-gateway/fallbacks
 const PORTKEY_FALLBACK: &str = r#"{
   "strategy": { "mode": "fallback" },
@@ -250,6 +259,22 @@ const PORTKEY_COMPLETE_WITH_KEYS: &str = r#"{
     }
   ]
 }"#;
+
+#[test]
+fn portkey_single_mode_on_a_plain_target() {
+    // Verbatim it carries a raw key, refused at its path and nowhere else.
+    assert_eq!(
+        errors(PORTKEY_SINGLE),
+        [
+            "api_key: raw provider keys are not accepted; store the key as a provider credential \
+          and reference it with \"provider\": \"@<slug>\" or \"virtual_key\""
+        ]
+    );
+    let config = parse(&PORTKEY_SINGLE.replace(r#""api_key": "sk-...","#, ""));
+    let plan = config.plan(&RequestContext::default(), &mut Fixed::new(&[]));
+    assert_eq!(upstreams(&plan), [(Some("openai"), None)]);
+    assert_eq!(plan.next_after(0, Failure::Gateway), None);
+}
 
 #[test]
 fn portkey_fallback_tries_targets_in_order_on_any_error() {
