@@ -22,6 +22,16 @@
 //!
 //! [`RoutingConfig::parse`] deserializes and validates in one step; every error names the JSON
 //! path it is about (`targets[1].weight: must be >= 0`).
+//!
+//! # Executing a plan
+//! [`RoutingConfig::plan`] resolves everything that needs no I/O — conditions, weighted and
+//! health-adjusted choices, canary draws, inherited settings — into a [`Plan`]: steps, each with
+//! one attempt ([`StepKind::Single`]) or several run together ([`StepKind::Race`],
+//! [`StepKind::Hedge`]). The gateway runs step 0; an attempt that fails is retried per its
+//! [`RetryPolicy`] (only while nothing reached the client and the upstream did not process the
+//! request); when the step has failed for good, [`Plan::next_after`] says which step to run next
+//! (the enclosing fallbacks' `on_status_codes` decide) or `None` to answer with the failure. In a
+//! race or hedge the first success wins and the other legs are cancelled.
 
 use crate::Secret;
 use crate::money::Usd;
@@ -1018,6 +1028,23 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// Parses a metadata header (`x-keyway-metadata`, Portkey's `x-portkey-metadata`): a JSON
+    /// object whose values are strings, numbers or booleans.
+    pub fn parse_metadata(header: &str) -> Result<Map<String, Value>, String> {
+        let value: Value =
+            serde_json::from_str(header).map_err(|e| format!("metadata is not JSON: {e}"))?;
+        let Value::Object(map) = value else {
+            return Err("metadata must be a JSON object".into());
+        };
+        if let Some((k, _)) = map
+            .iter()
+            .find(|(_, v)| !matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+        {
+            return Err(format!("metadata.{k} must be a string, number or boolean"));
+        }
+        Ok(map)
+    }
+
     /// The value a condition field names, if present.
     pub fn lookup(&self, field: &str) -> Option<Value> {
         if field == "url.pathname" {

@@ -39,6 +39,9 @@
 //! scaled by `rate_share` and at most `budget` of spend per level and period per process. Spend
 //! settled while Redis was down is queued (bounded) and charged to Redis when it is back.
 //!
+//! Make one [`Limits`] per process and clone it: the in-process fallback state, the Redis
+//! down-marker and the replay queue live in it.
+//!
 //! Keys carry the org as a Redis Cluster hash tag (`{org}`), so one script's keys share a slot.
 //! Amounts are integer nano-USD; Lua numbers are exact up to 2^53 (about $9M per level).
 

@@ -410,11 +410,12 @@ fn check_rate_race(admitted: &[Duration], window: Duration, windows: u32) {
         total.abs_diff(expect) <= 5 * windows as usize,
         "admitted {total} over {windows} windows"
     );
-    // No rolling window (measured client-side, 20 ms of slack) ever sees more than 100 + 5.
+    // No rolling window (measured client-side, 50 ms of slack for response-time jitter) ever
+    // sees more than 100 + 5.
     for (i, t) in admitted.iter().enumerate() {
         let within = admitted[i..]
             .iter()
-            .take_while(|u| **u < *t + window - Duration::from_millis(20))
+            .take_while(|u| **u < *t + window - Duration::from_millis(50))
             .count();
         assert!(
             within <= 105,

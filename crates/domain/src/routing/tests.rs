@@ -872,3 +872,18 @@ fn configs_round_trip_through_json_with_secrets_masked() {
             .contains("sk-live")
     );
 }
+
+#[test]
+fn metadata_headers_parse_into_flat_objects() {
+    let m = RequestContext::parse_metadata(r#"{"user_plan": "paid", "tier": 3, "beta": true}"#);
+    assert_eq!(m.map(|m| m.len()), Ok(3));
+    assert_eq!(
+        RequestContext::parse_metadata("[1]"),
+        Err("metadata must be a JSON object".to_owned())
+    );
+    assert_eq!(
+        RequestContext::parse_metadata(r#"{"nested": {"a": 1}}"#),
+        Err("metadata.nested must be a string, number or boolean".to_owned())
+    );
+    assert!(RequestContext::parse_metadata("{oops").is_err());
+}
