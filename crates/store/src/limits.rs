@@ -1286,8 +1286,18 @@ impl Local {
             };
             out.push([ur, ut, reset(0), reset(1)]);
         }
-        if windows.len() > 100_000 {
-            windows.retain(|_, w| !w.is_empty());
+        if windows.len() > 10_000 {
+            // Forget levels whose every slot has left its window (the window length ends the key).
+            windows.retain(|key, w| {
+                let window = key
+                    .rsplit(':')
+                    .next()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                let slot = (window / SLOTS).max(1);
+                w.last_key_value()
+                    .is_some_and(|(idx, _)| (idx + SLOTS + 1) * slot > now)
+            });
         }
         RateRaw {
             denied_level: denied.0,
@@ -1398,6 +1408,24 @@ mod tests {
         assert_eq!(id, "m2026-12");
         assert_eq!(end, Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).single());
         assert_eq!(Period::Total.at(t), ("total".to_owned(), None));
+    }
+
+    #[test]
+    fn in_process_windows_of_idle_levels_are_forgotten() {
+        let local = Local::default();
+        let level = |i: usize| RateLevel {
+            scope: Scope::new("o", ScopeKind::EndUser, format!("u{i}")),
+            window: Duration::from_millis(100),
+            requests: Some(1),
+            tokens: None,
+        };
+        for i in 0..10_001 {
+            local.rate(&[level(i)], 1, 0, false, 1.0, 1_000_000);
+        }
+        assert_eq!(lock(&local.windows).len(), 10_001);
+        // 110 ms later every one of those slots has left its window.
+        local.rate(&[level(0)], 1, 0, false, 1.0, 1_000_110);
+        assert_eq!(lock(&local.windows).len(), 1);
     }
 
     #[test]
