@@ -617,8 +617,8 @@ fn validate(node: &Target, path: &str, depth: usize, errors: &mut Vec<ConfigErro
     );
     only(
         "count",
-        strategy.count.is_some() && mode != Mode::Race,
-        "race",
+        strategy.count.is_some() && !matches!(mode, Mode::Race | Mode::Hedge),
+        "race or hedge",
         errors,
     );
     only(
@@ -1182,7 +1182,38 @@ impl RetryPolicy {
                 Failure::Gateway => true,
             }
     }
+
+    /// How long to wait before retry number `retry` (0 for the first): jittered exponential
+    /// backoff ([`BACKOFF_BASE`] doubling, at most [`BACKOFF_MAX`], "equal jitter" from
+    /// `random` in `[0, 1)`), or the upstream's `retry-after` when the policy honours it.
+    /// `waited` is the time already spent waiting for this request; `None` means give up
+    /// because the total wait would pass [`MAX_RETRY_WAIT`] (Portkey's 60 s cap).
+    pub fn delay(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+        waited: Duration,
+        random: f64,
+    ) -> Option<Duration> {
+        let wait = match retry_after.filter(|_| self.use_retry_after_header) {
+            Some(d) => d,
+            None => {
+                let exp = BACKOFF_BASE
+                    .saturating_mul(2u32.saturating_pow(retry.min(16)))
+                    .min(BACKOFF_MAX);
+                exp / 2 + exp.mul_f64(random.clamp(0.0, 1.0) / 2.0)
+            }
+        };
+        (waited + wait <= MAX_RETRY_WAIT).then_some(wait)
+    }
 }
+
+/// First backoff step.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(250);
+/// Longest backoff step.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
+/// Most time one request may spend waiting between retries.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// One upstream call of a plan (before its own retries).
 #[derive(Debug, Clone)]

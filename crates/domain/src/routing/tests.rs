@@ -698,7 +698,7 @@ fn validation_errors_point_at_the_offending_path() {
         ),
         (
             r#"{"strategy": {"mode": "single", "count": 2}, "targets": [{"provider": "@a"}]}"#,
-            "strategy.count: only applies to mode race",
+            "strategy.count: only applies to mode race or hedge",
         ),
         (
             r#"{"override_params": {"model": 4}}"#,
@@ -886,4 +886,47 @@ fn metadata_headers_parse_into_flat_objects() {
         Err("metadata.nested must be a string, number or boolean".to_owned())
     );
     assert!(RequestContext::parse_metadata("{oops").is_err());
+}
+
+#[test]
+fn retry_delays_back_off_with_jitter_and_honour_retry_after() {
+    let policy = RetryPolicy {
+        attempts: 5,
+        on_status_codes: vec![429],
+        use_retry_after_header: true,
+    };
+    let ms = Duration::from_millis;
+    // 250 ms doubling, half fixed and half jittered.
+    assert_eq!(policy.delay(0, None, Duration::ZERO, 0.0), Some(ms(125)));
+    assert_eq!(policy.delay(0, None, Duration::ZERO, 1.0), Some(ms(250)));
+    assert_eq!(policy.delay(2, None, Duration::ZERO, 0.5), Some(ms(750)));
+    assert_eq!(
+        policy.delay(10, None, Duration::ZERO, 1.0),
+        Some(BACKOFF_MAX)
+    );
+    // Retry-After wins when honoured; the 60 s total cap ends the retries.
+    assert_eq!(
+        policy.delay(0, Some(ms(3000)), Duration::ZERO, 0.0),
+        Some(ms(3000))
+    );
+    assert_eq!(policy.delay(1, Some(ms(50_000)), ms(20_000), 0.0), None);
+    assert_eq!(policy.delay(0, Some(ms(61_000)), Duration::ZERO, 0.0), None);
+    let ignoring = RetryPolicy {
+        use_retry_after_header: false,
+        ..policy
+    };
+    assert_eq!(
+        ignoring.delay(0, Some(ms(3000)), Duration::ZERO, 0.0),
+        Some(ms(125))
+    );
+}
+
+#[test]
+fn hedge_count_limits_the_legs() {
+    let config = parse(
+        r#"{"strategy": {"mode": "hedge", "delay_ms": 100, "count": 2},
+            "targets": [{"provider": "@a"}, {"provider": "@b"}, {"provider": "@c"}]}"#,
+    );
+    let plan = config.plan(&RequestContext::default(), &mut Fixed::new(&[]));
+    assert_eq!(upstreams(&plan), [(Some("a"), None), (Some("b"), None)]);
 }
