@@ -7,6 +7,7 @@ mod email;
 mod ids;
 mod money;
 mod role;
+pub mod routing;
 mod secret;
 mod slug;
 

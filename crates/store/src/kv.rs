@@ -82,6 +82,15 @@ impl Kv {
         }
     }
 
+    /// The Redis connection and key prefix, for modules of this crate that run their own
+    /// scripts (limits, health); `None` for in-process state.
+    pub(crate) fn redis_parts(&self) -> Option<(ConnectionManager, &str)> {
+        match self {
+            Kv::Memory(_) => None,
+            Kv::Redis(r) => Some((r.conn.clone(), &r.prefix)),
+        }
+    }
+
     fn full_key(&self, key: &str) -> String {
         let prefix = match self {
             Kv::Memory(m) => &m.prefix,
