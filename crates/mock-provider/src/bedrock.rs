@@ -147,10 +147,10 @@ fn validate(body: &Value) -> Result<(), ApiError> {
                 None,
             ));
         }
-        if !m
+        if m
             .get("content")
             .and_then(Value::as_array)
-            .is_some_and(|c| !c.is_empty())
+            .is_none_or(Vec::is_empty)
         {
             return Err(ApiError::invalid(
                 "The content field in the Message object is empty.",

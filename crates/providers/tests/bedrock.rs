@@ -1,5 +1,6 @@
 //! Bedrock Converse fixtures: request building, response and ConverseStream reading (AWS
 //! event-stream framing, checksums included), errors, and SigV4 against AWS's test vectors.
+#![allow(clippy::unwrap_used, reason = "helpers fail the test loudly")]
 
 mod common;
 
