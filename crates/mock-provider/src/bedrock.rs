@@ -147,8 +147,7 @@ fn validate(body: &Value) -> Result<(), ApiError> {
                 None,
             ));
         }
-        if m
-            .get("content")
+        if m.get("content")
             .and_then(Value::as_array)
             .is_none_or(Vec::is_empty)
         {
