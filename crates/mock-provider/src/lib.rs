@@ -63,6 +63,9 @@
 //!   count as one message each.
 //! - completion tokens = `words(reply)`; for a tool call, `words(arguments as compact JSON)`.
 //! - total = prompt + completion.
+//! - Bedrock counts the `system` blocks as one message and a `toolResult`'s text as part of its
+//!   message; Cohere's `usage.billed_units` follow the rule while its `usage.tokens` add 10 input
+//!   tokens for Cohere's prompt template.
 //!
 //! # Counters
 //! Every request on a provider route is `started`; it ends as `completed` (a full response or
