@@ -312,15 +312,22 @@ fn auth(cred: &ProviderCredential, key: &Secret<String>) -> Result<Auth, Gateway
             api_version: setting("api_version").unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
         },
         K::Bedrock => {
-            let region = setting("region").ok_or_else(|| {
-                GatewayError::bad_request(
-                    format!(
-                        "Provider `{}` (bedrock) needs `region` in its config.",
-                        cred.slug
-                    ),
-                    Some("model"),
-                )
-            })?;
+            // The region becomes part of the endpoint's host name: only a region-shaped value.
+            let region = setting("region")
+                .filter(|r| {
+                    r.len() <= 32
+                        && r.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                })
+                .ok_or_else(|| {
+                    GatewayError::bad_request(
+                        format!(
+                            "Provider `{}` (bedrock) needs a valid `region` (e.g. `us-east-1`) in its config.",
+                            cred.slug
+                        ),
+                        Some("model"),
+                    )
+                })?;
             let credentials = AwsCredentials::parse(key.expose()).ok_or_else(|| {
                 GatewayError::bad_request(
                     format!(

@@ -480,6 +480,26 @@ async fn provider_settings_and_credentials_are_checked() {
         "{err}"
     );
 
+    // A region that would change the endpoint's host is refused the same way.
+    app.add_credential(
+        &tenant,
+        "bedrock-badregion",
+        ProviderKind::Bedrock,
+        None,
+        json!({"region": "evil.example/#"}),
+        "AKIAMOCK:secret",
+    )
+    .await
+    .unwrap();
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        &tenant.key,
+        &chat("bedrock-badregion/amazon.nova-lite-v1:0", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+
     // A Bedrock key that is not ACCESS_KEY_ID:SECRET: refused, and never echoed.
     app.add_credential(
         &tenant,
