@@ -4,7 +4,8 @@
 //! Provider settings read from a credential's `config` object:
 //! - Azure OpenAI: the base URL is the resource endpoint (`https://{resource}.openai.azure.com`),
 //!   the model part of `slug/<deployment>` is the deployment, `api_version` is optional
-//!   (default [`AZURE_API_VERSION`]); the key goes in the `api-key` header.
+//!   (default [`keyway_providers::azure::DEFAULT_API_VERSION`]); the key goes in the `api-key`
+//!   header.
 //! - Bedrock: `region` (required); the key is `ACCESS_KEY_ID:SECRET_ACCESS_KEY` or
 //!   `ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN`; calls are SigV4-signed; the base URL
 //!   defaults to the region's `bedrock-runtime` endpoint.
@@ -28,10 +29,6 @@ use url::Url;
 
 /// How long a resolved credential is reused.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
-
-/// Azure OpenAI `api-version` used when the credential's config names none (the current GA
-/// version).
-pub const AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Where and how one request goes upstream.
 #[derive(Clone)]
@@ -236,13 +233,9 @@ impl Target {
         .map_err(|_| GatewayError::bad_request("The provider's base URL cannot be used.", None))
     }
 
-    /// `/openai/deployments/{deployment}/{action}?api-version=...` (the deployment is the model).
+    /// Azure's deployment path (the deployment is the model).
     fn azure_path(&self, action: &str, api_version: &str) -> String {
-        format!(
-            "/openai/deployments/{}/{action}?api-version={}",
-            sigv4::uri_encode(&self.model, false),
-            sigv4::uri_encode(api_version, false)
-        )
+        keyway_providers::azure::request_path(&self.model, action, api_version)
     }
 
     /// Adds this provider's authentication (and version) headers for a request to `url` whose
@@ -261,7 +254,7 @@ impl Target {
                 keyway_providers::anthropic::API_VERSION,
             ),
             Auth::Gemini => request.header("x-goog-api-key", key),
-            Auth::Azure { .. } => request.header("api-key", key),
+            Auth::Azure { .. } => request.header(keyway_providers::azure::API_KEY_HEADER, key),
             Auth::Bedrock {
                 region,
                 credentials,
@@ -309,7 +302,8 @@ fn auth(cred: &ProviderCredential, key: &Secret<String>) -> Result<Auth, Gateway
         K::Anthropic => Auth::Anthropic,
         K::Gemini => Auth::Gemini,
         K::AzureOpenai => Auth::Azure {
-            api_version: setting("api_version").unwrap_or_else(|| AZURE_API_VERSION.to_owned()),
+            api_version: setting("api_version")
+                .unwrap_or_else(|| keyway_providers::azure::DEFAULT_API_VERSION.to_owned()),
         },
         K::Bedrock => {
             // The region becomes part of the endpoint's host name: only a region-shaped value.

@@ -2,7 +2,8 @@
 //! types in [`canonical`] and each provider's wire format, both ways, for requests, responses,
 //! errors and streams.
 //!
-//! One module per wire format ([`openai`], [`anthropic`], [`gemini`], [`bedrock`], [`cohere`]);
+//! One module per wire format ([`openai`], [`anthropic`], [`gemini`], [`bedrock`], [`cohere`];
+//! [`azure`] holds Azure OpenAI's addressing around the OpenAI format);
 //! each holds its private
 //! serde wire types and the translation functions. Streaming is driven event by event: an
 //! upstream byte chunk goes into a [`StreamReader`] (which yields canonical
@@ -19,6 +20,7 @@
 //!   [`StreamEvent::Error`], which writers render as an error frame, never as a normal stop.
 
 pub mod anthropic;
+pub mod azure;
 pub mod bedrock;
 pub mod canonical;
 pub mod cohere;

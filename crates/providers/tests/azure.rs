@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use keyway_providers::canonical::{FinishReason, Usage};
-use keyway_providers::{Format, StreamEvent};
+use keyway_providers::{Format, StreamEvent, azure};
 
 #[test]
 fn reads_an_azure_response_with_filter_results() {
@@ -42,4 +42,17 @@ fn reads_an_azure_stream_with_its_leading_filter_chunk() {
         assert_eq!(events.last(), Some(&StreamEvent::Done));
         assert!(!events.iter().any(|e| matches!(e, StreamEvent::Error(_))));
     }
+}
+
+#[test]
+fn deployment_paths_carry_the_api_version() {
+    assert_eq!(
+        azure::request_path("prod-gpt4o", "chat/completions", azure::DEFAULT_API_VERSION),
+        "/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21"
+    );
+    // A deployment name cannot break out of its path segment or the query.
+    assert_eq!(
+        azure::request_path("a/b?c", "embeddings", "2025-01-01-preview"),
+        "/openai/deployments/a%2Fb%3Fc/embeddings?api-version=2025-01-01-preview"
+    );
 }
