@@ -13,7 +13,7 @@
 //! | OpenAI    | `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/embeddings`, `POST /v1/responses` (non-streaming), `GET /v1/models`, `GET /v1/models/{id}` |
 //! | Anthropic | `POST /v1/messages` (`GET /v1/models` answers in Anthropic's shape when called with `x-api-key` and no bearer token) |
 //! | Gemini    | `POST /v1beta/models/{model}:generateContent`, `POST /v1beta/models/{model}:streamGenerateContent` (`?alt=sse` for SSE, otherwise a streamed JSON array) |
-//! | Azure OpenAI | `POST /openai/deployments/{deployment}/chat/completions?api-version=...` (the deployment is the model; counted under OpenAI) |
+//! | Azure OpenAI | `POST /openai/deployments/{deployment}/chat/completions?api-version=...` and `.../embeddings` (the deployment is the model; counted under OpenAI) |
 //! | Bedrock   | `POST /model/{modelId}/converse`, `POST /model/{modelId}/converse-stream` (AWS event-stream framing with CRC32s) |
 //! | Cohere    | `POST /v2/chat` (plain and SSE stream) |
 //! | mock      | `GET /_mock/stats`: the [`MockStats`] counters as JSON |

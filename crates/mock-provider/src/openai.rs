@@ -531,10 +531,35 @@ pub(crate) async fn embeddings(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    embed(req, payload, state, None).await
+}
+
+/// `POST /openai/deployments/{deployment}/embeddings?api-version=...` (Azure OpenAI).
+pub(crate) async fn azure_embeddings(
+    req: HttpRequest,
+    deployment: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    embed(req, payload, state, Some(deployment.into_inner())).await
+}
+
+async fn embed(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    deployment: Option<String>,
+) -> HttpResponse {
     let mut guard = state.stats.begin(Surface::OpenAi);
     let prepared = async {
-        authenticate(&req)?;
-        let body: EmbeddingRequest = read_json(payload).await?;
+        match deployment {
+            Some(_) => authenticate_azure(&req)?,
+            None => authenticate(&req)?,
+        }
+        let mut body: EmbeddingRequest = read_json(payload).await?;
+        if let Some(deployment) = deployment {
+            body.model = Some(deployment);
+        }
         let behaviour = behaviour_for(body.model.as_deref())?;
         let inputs = embedding_inputs(&body.input)?;
         let dims = body.dimensions.unwrap_or(DEFAULT_DIMENSIONS);

@@ -122,6 +122,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/openai/deployments/{deployment}/chat/completions",
         web::post().to(openai::azure_chat_completions),
     )
+    .route(
+        "/openai/deployments/{deployment}/embeddings",
+        web::post().to(openai::azure_embeddings),
+    )
     .route("/model/{model}/converse", web::post().to(bedrock::converse))
     .route(
         "/model/{model}/converse-stream",

@@ -564,3 +564,23 @@ async fn provider_settings_and_credentials_are_checked() {
     .await;
     assert_eq!(resp.status(), 401);
 }
+
+#[tokio::test]
+async fn azure_embeddings_go_to_the_deployment() {
+    let (app, tenant) = setup().await;
+    let body = json!({"model": "azure/text-embedding-3-small", "input": ["alpha beta", "gamma"], "dimensions": 8});
+    let resp = post(&app, "/v1/embeddings", &tenant.key, &body).await;
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["data"].as_array().unwrap().len(), 2, "{answer}");
+    assert_eq!(answer["data"][0]["embedding"].as_array().unwrap().len(), 8);
+    assert_eq!(answer["model"], "text-embedding-3-small");
+    // Embeddings exist only for OpenAI-format upstreams.
+    let refused = json!({"model": "bedrock/amazon.titan-embed-text-v2:0", "input": "x"});
+    assert_eq!(
+        post(&app, "/v1/embeddings", &tenant.key, &refused)
+            .await
+            .status(),
+        400
+    );
+}
