@@ -464,6 +464,7 @@ impl BedrockStreamReader {
                     .get("message")
                     .or_else(|| payload.get("Message"))
                     .and_then(Value::as_str)
+                    .or_else(|| message.header(":error-message"))
                     .unwrap_or(name);
                 return Ok(vec![StreamEvent::Error(ApiError {
                     kind: exception_kind(name),

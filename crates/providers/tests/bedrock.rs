@@ -281,6 +281,24 @@ fn exceptions_in_the_stream_become_error_events() {
     assert_eq!(e.kind, ErrorKind::RateLimited);
     assert_eq!(e.code.as_deref(), Some("throttlingException"));
     assert_eq!(events.len(), 2, "{events:?}");
+
+    // Service errors carry code and message in headers, not in the payload.
+    let bytes = EventMessage::new(
+        &[
+            (":message-type", "error"),
+            (":error-code", "InternalFailure"),
+            (":error-message", "The request processing has failed."),
+        ],
+        Vec::new(),
+    )
+    .encode();
+    let events = read_stream(Format::Bedrock, &bytes, 4);
+    let [StreamEvent::Error(e)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(e.kind, ErrorKind::Server);
+    assert_eq!(e.message, "The request processing has failed.");
+    assert_eq!(e.code.as_deref(), Some("InternalFailure"));
 }
 
 // ---------------------------------------------------------------- SigV4
