@@ -78,8 +78,14 @@ pub fn build_request(req: &ChatRequest) -> Result<Bytes, TranslateError> {
                     )
                 })?;
                 let mut msg = json!({"role": "assistant"});
+                // Next to tool calls, Cohere carries the turn's text as its `tool_plan`.
                 if !text.is_empty() {
-                    msg["content"] = json!(text);
+                    let field = if tool_calls.is_empty() {
+                        "content"
+                    } else {
+                        "tool_plan"
+                    };
+                    msg[field] = json!(text);
                 }
                 if !tool_calls.is_empty() {
                     msg["tool_calls"] = tool_calls
@@ -121,7 +127,12 @@ pub fn build_request(req: &ChatRequest) -> Result<Bytes, TranslateError> {
             body["tool_choice"] = json!("REQUIRED");
         }
     }
-    if !tools.is_empty() {
+    if tools.is_empty() {
+        // A tool choice means nothing without tools (and Cohere refuses it).
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove("tool_choice");
+        }
+    } else {
         body["tools"] = tools
             .iter()
             .map(|t| {

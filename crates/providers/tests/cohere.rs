@@ -17,6 +17,29 @@ fn builds_the_v2_chat_body_from_an_openai_request() {
 }
 
 #[test]
+fn assistant_text_next_to_tool_calls_is_the_tool_plan() {
+    let req = openai::parse_request(
+        json!({"model": "command-r", "tool_choice": "none", "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": "Let me check.", "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+            {"role": "assistant", "content": "It is sunny."}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let body = json(&cohere::build_request(&req).unwrap());
+    assert_eq!(body["messages"][1]["tool_plan"], "Let me check.");
+    assert!(body["messages"][1].get("content").is_none(), "{body}");
+    assert_eq!(body["messages"][3]["content"], "It is sunny.");
+    assert!(
+        body.get("tool_choice").is_none(),
+        "no tools, no tool choice: {body}"
+    );
+}
+
+#[test]
 fn refuses_more_than_one_choice() {
     let mut req = openai::parse_request(&fixture("cohere/openai_request.json")).unwrap();
     req.n = Some(3);
