@@ -584,3 +584,36 @@ async fn azure_embeddings_go_to_the_deployment() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_tool_conversation_reaches_bedrock_and_cohere_in_their_shapes() {
+    let (app, tenant) = setup().await;
+    let conversation = json!([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "weather in Paris?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 C"},
+        {"role": "user", "content": "And tomorrow?"}
+    ]);
+    let tools = json!([{"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    // Bedrock: the tool result and the next user text merge into one user turn (Converse, and
+    // the mock, refuse two user turns in a row), so 4 messages: 5 + 6 + 3 + (3 + 2 + 2).
+    // Cohere keeps 5 messages: 5 + 6 + 3 + (3 + 2) + (3 + 2).
+    for (model, prompt_tokens) in [
+        ("bedrock/amazon.nova-lite-v1:0+echo", 21),
+        ("cohere/command-r+echo", 24),
+    ] {
+        let body = json!({"model": model, "messages": conversation, "tools": tools});
+        let resp = post(&app, "/v1/chat/completions", &tenant.key, &body).await;
+        assert_eq!(resp.status(), 200, "{model}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["usage"]["prompt_tokens"], prompt_tokens,
+            "{model}: {body}"
+        );
+        let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(text.ends_with("And tomorrow?"), "{model}: {text}");
+    }
+}
