@@ -5,9 +5,10 @@ suites reuse one mock), otherwise `$KEYWAY_BIN mock-provider --addr 127.0.0.1:0`
 session and stopped at the end.
 
 `gateway` is a `keyway serve` process (embedded default: SQLite in a temporary data directory)
-seeded with one organization, a virtual key and three provider credentials that all point at the
-mock, one per upstream wire format: `mock` (OpenAI format), `mock-anthropic` (Anthropic format)
-and `mock-gemini` (Gemini format). Models are addressed `<credential-slug>/<mock behaviour>`.
+seeded with one organization, a virtual key and provider credentials that all point at the
+mock, one per upstream wire format: `mock` (OpenAI format), `mock-anthropic` (Anthropic format),
+`mock-gemini` (Gemini format), `azure` (Azure OpenAI), `bedrock` (Bedrock Converse, SigV4) and
+`cohere` (Cohere v2). Models are addressed `<credential-slug>/<mock behaviour>`.
 """
 
 from __future__ import annotations
@@ -38,11 +39,17 @@ STOP_TIMEOUT_SECS = 40
 # The key the gateway sends upstream (the mock accepts any key but `sk-invalid`); not `KEYWAY_*`,
 # which the settings loader would read as a setting.
 UPSTREAM_KEY_ENV = "SDK_SUITE_UPSTREAM_KEY"
-# (credential slug, provider kind, base URL suffix on the mock): one per upstream wire format.
+# Bedrock keys are `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`.
+BEDROCK_KEY_ENV = "SDK_SUITE_BEDROCK_KEY"
+# (credential slug, provider kind, base URL suffix on the mock, config JSON, key variable): one
+# per upstream wire format.
 GATEWAY_CREDENTIALS = (
-    ("mock", "mock", "/v1"),
-    ("mock-anthropic", "anthropic", ""),
-    ("mock-gemini", "gemini", ""),
+    ("mock", "mock", "/v1", "{}", UPSTREAM_KEY_ENV),
+    ("mock-anthropic", "anthropic", "", "{}", UPSTREAM_KEY_ENV),
+    ("mock-gemini", "gemini", "", "{}", UPSTREAM_KEY_ENV),
+    ("azure", "azure-openai", "", '{"api_version": "2024-10-21"}', UPSTREAM_KEY_ENV),
+    ("bedrock", "bedrock", "", '{"region": "us-east-1"}', BEDROCK_KEY_ENV),
+    ("cohere", "cohere", "", "{}", UPSTREAM_KEY_ENV),
 )
 
 
@@ -150,6 +157,7 @@ def _gateway_env() -> dict[str, str]:
             "KEYWAY_LOG": "warn",
             "KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS": "true",
             UPSTREAM_KEY_ENV: "sk-keyway-sdk-upstream",
+            BEDROCK_KEY_ENV: "AKIAKEYWAYSDK:sdk/suite+secret",
         }
     )
     return env
@@ -202,10 +210,11 @@ def gateway(mock_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = _gateway_env()
     # Seeded before `serve` starts: the admin commands migrate and write the same SQLite files.
     _admin(binary, data_dir, env, "create-org", "sdk-suite")
-    for slug, kind, suffix in GATEWAY_CREDENTIALS:
+    for slug, kind, suffix, config, key_env in GATEWAY_CREDENTIALS:
         _admin(
             binary, data_dir, env, "add-provider", "--org", "sdk-suite", "--slug", slug,
-            "--kind", kind, "--base-url", f"{mock_url}{suffix}", "--api-key-env", UPSTREAM_KEY_ENV,
+            "--kind", kind, "--base-url", f"{mock_url}{suffix}", "--api-key-env", key_env,
+            "--provider-config", config,
         )
     key = _admin(binary, data_dir, env, "issue-key", "--org", "sdk-suite", "--name", "sdk-suite")
     assert key and len(key.split()) == 1, f"issue-key printed more than the secret: {key!r}"

@@ -157,7 +157,14 @@ async fn chat(
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
     if request.stream {
-        let stream = relay_stream(response, surface, target, request.stream_usage, recorder);
+        let stream = relay_stream(
+            response,
+            surface,
+            target,
+            request.stream_usage,
+            recorder,
+            request_id,
+        );
         return builder
             .content_type("text/event-stream")
             .insert_header(("cache-control", "no-cache"))
@@ -170,10 +177,12 @@ async fn chat(
             .map_err(|e| GatewayError::translate(&e)),
         Err(e) => Err(e),
     };
-    let answer = match answer {
+    let mut answer = match answer {
         Ok(answer) => answer,
         Err(e) => return fail(recorder, e),
     };
+    // Some formats (Bedrock, Cohere) do not name the model, Bedrock not even an id.
+    fill_identity(&mut answer.id, &mut answer.model, &request_id, &target);
     let usage = answer.usage.unwrap_or_default();
     recorder.usage(&usage);
     let cost = cost(&target, &usage);
@@ -201,11 +210,17 @@ async fn send(
         Format::OpenAi => keyway_providers::openai::build_request(request, target.dialect),
         Format::Anthropic => keyway_providers::anthropic::build_request(request),
         Format::Gemini => keyway_providers::gemini::build_request(request),
+        Format::Bedrock => keyway_providers::bedrock::build_request(request),
+        Format::Cohere => keyway_providers::cohere::build_request(request),
     }
     .map_err(|e| GatewayError::translate(&e))?;
     let url = target.chat_url(request.stream)?;
     let builder = target
-        .authorize(state.upstream.request(reqwest::Method::POST, url))
+        .authorize(
+            state.upstream.request(reqwest::Method::POST, url.clone()),
+            &url,
+            &body,
+        )
         .header("content-type", "application/json")
         .body(body);
     recorder.upstream_sent();
@@ -266,6 +281,17 @@ pub(crate) async fn read_body(response: reqwest::Response) -> Result<Bytes, Gate
     Ok(out.freeze())
 }
 
+/// Gives an answer without an upstream id or model (Bedrock, Cohere) the gateway's request id
+/// and the model it asked for.
+fn fill_identity(id: &mut String, model: &mut String, request_id: &str, target: &Target) {
+    if id.is_empty() {
+        *id = format!("kw-{request_id}");
+    }
+    if model.is_empty() {
+        model.clone_from(&target.model);
+    }
+}
+
 /// Price of `usage` on `target`; unknown models cost zero (and are visible as such).
 pub(crate) fn cost(target: &Target, usage: &Usage) -> Usd {
     keyway_providers::PriceCatalog::builtin()
@@ -306,6 +332,7 @@ struct Relay {
     target: Target,
     usage: Usage,
     outcome: Option<Outcome>,
+    request_id: String,
 }
 
 enum Outcome {
@@ -321,8 +348,10 @@ fn relay_stream(
     target: Target,
     include_usage: bool,
     recorder: Recorder,
+    request_id: String,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     let relay = Relay {
+        request_id,
         body: IdleTimeoutBody::new(response, IDLE_TIMEOUT),
         reader: StreamReader::new(target.format),
         writer: StreamWriter::new(surface.format(), include_usage),
@@ -362,6 +391,20 @@ impl Relay {
     fn write(&mut self, events: &[StreamEvent]) -> Bytes {
         let mut out = BytesMut::new();
         for event in events {
+            let filled;
+            let event = match event {
+                StreamEvent::MessageStart { id, model, created } => {
+                    let (mut id, mut model) = (id.clone(), model.clone());
+                    fill_identity(&mut id, &mut model, &self.request_id, &self.target);
+                    filled = StreamEvent::MessageStart {
+                        id,
+                        model,
+                        created: *created,
+                    };
+                    &filled
+                }
+                other => other,
+            };
             match event {
                 StreamEvent::TextDelta { .. } | StreamEvent::ToolCallStart { .. } => {
                     if let Some(r) = &mut self.recorder {

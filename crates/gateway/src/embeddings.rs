@@ -102,8 +102,13 @@ pub async fn embeddings(
     recorder.event().provider = Some(target.kind.as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
     request.model.clone_from(&target.model);
+    // Only OpenAI-format upstreams get here (see `embeddings_url`): none signs the body.
     let builder = target
-        .authorize(state.upstream.request(reqwest::Method::POST, url))
+        .authorize(
+            state.upstream.request(reqwest::Method::POST, url.clone()),
+            &url,
+            &[],
+        )
         .json(&request);
     recorder.upstream_sent();
     let response = match state.upstream.send(builder, HEADER_TIMEOUT).await {

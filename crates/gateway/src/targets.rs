@@ -1,6 +1,15 @@
 //! Model addressing: `<provider-slug>/<model>` or an org alias -> the org's provider credential,
 //! its wire format, base URL and auth headers.
 //!
+//! Provider settings read from a credential's `config` object:
+//! - Azure OpenAI: the base URL is the resource endpoint (`https://{resource}.openai.azure.com`),
+//!   the model part of `slug/<deployment>` is the deployment, `api_version` is optional
+//!   (default [`keyway_providers::azure::DEFAULT_API_VERSION`]); the key goes in the `api-key`
+//!   header.
+//! - Bedrock: `region` (required); the key is `ACCESS_KEY_ID:SECRET_ACCESS_KEY` or
+//!   `ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN`; calls are SigV4-signed; the base URL
+//!   defaults to the region's `bedrock-runtime` endpoint.
+//!
 //! Decrypted credentials and aliases are cached in-process for [`CREDENTIAL_TTL`], so a request
 //! does not decrypt or query per call; changes reach the gateway within that time.
 
@@ -9,6 +18,7 @@ use crate::error::GatewayError;
 use keyway_domain::{OrgId, Secret, Slug};
 use keyway_providers::Format;
 use keyway_providers::openai::Dialect;
+use keyway_providers::sigv4::{self, AwsCredentials};
 use keyway_store::aliases::ModelTarget;
 use keyway_store::credentials::{ProviderCredential, ProviderKind};
 use keyway_store::{Database, MasterKey};
@@ -35,6 +45,25 @@ pub struct Target {
     pub dialect: Dialect,
     base_url: Url,
     api_key: Arc<Secret<String>>,
+    auth: Auth,
+}
+
+/// How a provider kind authenticates, with the settings it needs.
+#[derive(Clone)]
+enum Auth {
+    /// `Authorization: Bearer` (OpenAI and compatible servers, Cohere).
+    Bearer,
+    /// `x-api-key` plus `anthropic-version`.
+    Anthropic,
+    /// `x-goog-api-key`.
+    Gemini,
+    /// `api-key`, with the deployment URL's `api-version`.
+    Azure { api_version: String },
+    /// SigV4 with static credentials.
+    Bedrock {
+        region: String,
+        credentials: Arc<AwsCredentials>,
+    },
 }
 
 #[derive(Clone)]
@@ -96,10 +125,16 @@ impl Targets {
         })?;
         let cred = &resolved.credential;
         let (format, dialect) = wire(cred.provider)?;
-        let base = match (&cred.base_url, default_base_url(cred.provider)) {
-            (Some(url), _) => url.as_str(),
-            (None, Some(url)) => url,
-            (None, None) => {
+        let auth = auth(cred, &resolved.api_key)?;
+        let regional = match &auth {
+            Auth::Bedrock { region, .. } => Some(keyway_providers::bedrock::endpoint(region)),
+            _ => None,
+        };
+        let base = match (&cred.base_url, default_base_url(cred.provider), &regional) {
+            (Some(url), _, _) => url.as_str(),
+            (None, Some(url), _) => url,
+            (None, None, Some(url)) => url.as_str(),
+            (None, None, None) => {
                 return Err(GatewayError::bad_request(
                     format!("Provider `{}` has no base URL configured.", cred.slug),
                     Some("model"),
@@ -120,6 +155,7 @@ impl Targets {
             dialect,
             base_url,
             api_key: resolved.api_key.clone(),
+            auth,
         })
     }
 
@@ -160,10 +196,13 @@ impl Targets {
 impl Target {
     /// Upstream URL for a chat call.
     pub fn chat_url(&self, stream: bool) -> Result<Url, GatewayError> {
-        let path = match self.format {
-            Format::OpenAi => "/chat/completions".to_owned(),
-            Format::Anthropic => "/v1/messages".to_owned(),
-            Format::Gemini => keyway_providers::gemini::request_path(&self.model, stream),
+        let path = match (&self.auth, self.format) {
+            (Auth::Azure { api_version }, _) => self.azure_path("chat/completions", api_version),
+            (_, Format::OpenAi) => "/chat/completions".to_owned(),
+            (_, Format::Anthropic) => "/v1/messages".to_owned(),
+            (_, Format::Gemini) => keyway_providers::gemini::request_path(&self.model, stream),
+            (_, Format::Bedrock) => keyway_providers::bedrock::request_path(&self.model, stream),
+            (_, Format::Cohere) => keyway_providers::cohere::CHAT_PATH.to_owned(),
         };
         Url::parse(&format!(
             "{}{path}",
@@ -183,25 +222,122 @@ impl Target {
                 Some("model"),
             ));
         }
+        let path = match &self.auth {
+            Auth::Azure { api_version } => self.azure_path("embeddings", api_version),
+            _ => "/embeddings".to_owned(),
+        };
         Url::parse(&format!(
-            "{}/embeddings",
+            "{}{path}",
             self.base_url.as_str().trim_end_matches('/')
         ))
         .map_err(|_| GatewayError::bad_request("The provider's base URL cannot be used.", None))
     }
 
-    /// Adds this provider's authentication (and version) headers.
-    pub fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// Azure's deployment path (the deployment is the model).
+    fn azure_path(&self, action: &str, api_version: &str) -> String {
+        keyway_providers::azure::request_path(&self.model, action, api_version)
+    }
+
+    /// Adds this provider's authentication (and version) headers for a request to `url` whose
+    /// body is `body` (Bedrock signs both).
+    pub fn authorize(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
         let key = self.api_key.expose();
-        match self.format {
-            Format::OpenAi => request.bearer_auth(key),
-            Format::Anthropic => request.header("x-api-key", key).header(
+        match &self.auth {
+            Auth::Bearer => request.bearer_auth(key),
+            Auth::Anthropic => request.header("x-api-key", key).header(
                 "anthropic-version",
                 keyway_providers::anthropic::API_VERSION,
             ),
-            Format::Gemini => request.header("x-goog-api-key", key),
+            Auth::Gemini => request.header("x-goog-api-key", key),
+            Auth::Azure { .. } => request.header(keyway_providers::azure::API_KEY_HEADER, key),
+            Auth::Bedrock {
+                region,
+                credentials,
+            } => {
+                let host = match url.port() {
+                    Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+                    None => url.host_str().unwrap_or_default().to_owned(),
+                };
+                let signed = sigv4::sign(
+                    credentials,
+                    sigv4::Scope {
+                        region,
+                        service: keyway_providers::bedrock::SIGNING_SERVICE,
+                        time: std::time::SystemTime::now(),
+                    },
+                    &sigv4::SignableRequest {
+                        method: "POST",
+                        host: &host,
+                        path: url.path(),
+                        query: url.query().unwrap_or_default(),
+                        headers: &[("content-type", "application/json")],
+                        body,
+                    },
+                );
+                signed
+                    .into_iter()
+                    .fold(request, |r, (name, value)| r.header(name, value))
+            }
         }
     }
+}
+
+/// The authentication of a credential, with its provider settings checked.
+fn auth(cred: &ProviderCredential, key: &Secret<String>) -> Result<Auth, GatewayError> {
+    use ProviderKind as K;
+    let setting = |name: &str| {
+        cred.config
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Ok(match cred.provider {
+        K::Anthropic => Auth::Anthropic,
+        K::Gemini => Auth::Gemini,
+        K::AzureOpenai => Auth::Azure {
+            api_version: setting("api_version")
+                .unwrap_or_else(|| keyway_providers::azure::DEFAULT_API_VERSION.to_owned()),
+        },
+        K::Bedrock => {
+            // The region becomes part of the endpoint's host name: only a region-shaped value.
+            let region = setting("region")
+                .filter(|r| {
+                    r.len() <= 32
+                        && r.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                })
+                .ok_or_else(|| {
+                    GatewayError::bad_request(
+                        format!(
+                            "Provider `{}` (bedrock) needs a valid `region` (e.g. `us-east-1`) in its config.",
+                            cred.slug
+                        ),
+                        Some("model"),
+                    )
+                })?;
+            let credentials = AwsCredentials::parse(key.expose()).ok_or_else(|| {
+                GatewayError::bad_request(
+                    format!(
+                        "Provider `{}` (bedrock) needs its key as ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN].",
+                        cred.slug
+                    ),
+                    Some("model"),
+                )
+            })?;
+            Auth::Bedrock {
+                region,
+                credentials: Arc::new(credentials),
+            }
+        }
+        _ => Auth::Bearer,
+    })
 }
 
 fn unknown_model(model: &str) -> GatewayError {
@@ -218,12 +354,14 @@ fn store_failure(e: &keyway_store::StoreError) -> GatewayError {
     GatewayError::unavailable("Keyway cannot resolve providers right now; retry shortly.")
 }
 
-/// The wire format of each provider kind; kinds whose adapters are not built yet are refused
-/// with a clear error instead of a guess.
+/// The wire format of each provider kind.
 fn wire(kind: ProviderKind) -> Result<(Format, Dialect), GatewayError> {
     use ProviderKind as K;
     match kind {
-        K::Openai => Ok((Format::OpenAi, Dialect::OpenAi)),
+        // Azure follows api.openai.com (`max_completion_tokens`, usage in streams).
+        K::Openai | K::AzureOpenai => Ok((Format::OpenAi, Dialect::OpenAi)),
+        K::Bedrock => Ok((Format::Bedrock, Dialect::Compatible)),
+        K::Cohere => Ok((Format::Cohere, Dialect::Compatible)),
         K::Anthropic => Ok((Format::Anthropic, Dialect::Compatible)),
         K::Gemini => Ok((Format::Gemini, Dialect::Compatible)),
         K::Mistral
@@ -240,13 +378,6 @@ fn wire(kind: ProviderKind) -> Result<(Format, Dialect), GatewayError> {
         | K::Vllm
         | K::OpenaiCompatible
         | K::Mock => Ok((Format::OpenAi, Dialect::Compatible)),
-        K::AzureOpenai | K::Bedrock | K::Cohere => Err(GatewayError::bad_request(
-            format!(
-                "Provider kind `{}` is not supported by this gateway version yet.",
-                kind.as_str()
-            ),
-            Some("model"),
-        )),
     }
 }
 
@@ -258,6 +389,7 @@ fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
         K::Openai => "https://api.openai.com/v1",
         K::Anthropic => "https://api.anthropic.com",
         K::Gemini => "https://generativelanguage.googleapis.com",
+        K::Cohere => "https://api.cohere.com",
         K::Mistral => "https://api.mistral.ai/v1",
         K::Groq => "https://api.groq.com/openai/v1",
         K::Together => "https://api.together.xyz/v1",
@@ -270,6 +402,7 @@ fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
         K::Deepinfra => "https://api.deepinfra.com/v1/openai",
         K::Ollama => "http://127.0.0.1:11434/v1",
         K::Vllm => "http://127.0.0.1:8000/v1",
-        K::AzureOpenai | K::Bedrock | K::Cohere | K::OpenaiCompatible | K::Mock => return None,
+        // Azure's endpoint names the customer's resource; Bedrock's depends on the region.
+        K::AzureOpenai | K::Bedrock | K::OpenaiCompatible | K::Mock => return None,
     })
 }

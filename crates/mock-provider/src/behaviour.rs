@@ -23,6 +23,12 @@ pub const MODEL_CATALOG: &[&str] = &[
     "gemini-2.0-flash",
     "gemini-2.5-flash",
     "gemini-2.5-pro",
+    "command-r",
+    "command-r-plus",
+    "command-a-03-2025",
+    "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "amazon.nova-lite-v1:0",
+    "meta.llama3-70b-instruct-v1:0",
 ];
 
 /// Upper bounds keep a hostile model name from asking for unbounded memory or time.

@@ -1,4 +1,5 @@
-//! A fake LLM upstream that speaks the real wire formats of OpenAI, Anthropic and Gemini.
+//! A fake LLM upstream that speaks the real wire formats of OpenAI (and Azure OpenAI),
+//! Anthropic, Gemini, AWS Bedrock Converse and Cohere v2.
 //!
 //! The gateway's tests, the end-to-end suites and the benchmarks point provider base URLs at
 //! this server. It is deterministic (same request, same answer and usage), fast (actix-web,
@@ -12,11 +13,16 @@
 //! | OpenAI    | `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/embeddings`, `POST /v1/responses` (non-streaming), `GET /v1/models`, `GET /v1/models/{id}` |
 //! | Anthropic | `POST /v1/messages` (`GET /v1/models` answers in Anthropic's shape when called with `x-api-key` and no bearer token) |
 //! | Gemini    | `POST /v1beta/models/{model}:generateContent`, `POST /v1beta/models/{model}:streamGenerateContent` (`?alt=sse` for SSE, otherwise a streamed JSON array) |
+//! | Azure OpenAI | `POST /openai/deployments/{deployment}/chat/completions?api-version=...` and `.../embeddings` (the deployment is the model; counted under OpenAI) |
+//! | Bedrock   | `POST /model/{modelId}/converse`, `POST /model/{modelId}/converse-stream` (AWS event-stream framing with CRC32s) |
+//! | Cohere    | `POST /v2/chat` (plain and SSE stream) |
 //! | mock      | `GET /_mock/stats`: the [`MockStats`] counters as JSON |
 //!
 //! Authentication mirrors the real APIs: OpenAI routes need `Authorization: Bearer <key>`,
 //! Anthropic needs `x-api-key` (or a bearer token) and `anthropic-version`, Gemini needs
-//! `x-goog-api-key` or `?key=`. A missing key, or the key `sk-invalid` / `invalid`, gets a 401 in
+//! `x-goog-api-key` or `?key=`, Azure needs `api-key` and an `api-version` query parameter,
+//! Cohere a bearer token, Bedrock a well-formed SigV4 `Authorization` header with a matching
+//! `x-amz-date` (403 otherwise; the signature is not recomputed). A missing key, or the key `sk-invalid` / `invalid`, gets a 401 in
 //! that provider's error shape; any other key is accepted.
 //!
 //! # Behaviour grammar (the model name)
@@ -57,6 +63,9 @@
 //!   count as one message each.
 //! - completion tokens = `words(reply)`; for a tool call, `words(arguments as compact JSON)`.
 //! - total = prompt + completion.
+//! - Bedrock counts the `system` blocks as one message and a `toolResult`'s text as part of its
+//!   message; Cohere's `usage.billed_units` follow the rule while its `usage.tokens` add 10 input
+//!   tokens for Cohere's prompt template.
 //!
 //! # Counters
 //! Every request on a provider route is `started`; it ends as `completed` (a full response or
@@ -64,7 +73,9 @@
 //! during a delay, a stall or a stream).
 
 mod anthropic;
+mod bedrock;
 mod behaviour;
+mod cohere;
 mod gemini;
 mod openai;
 mod reply;

@@ -140,10 +140,64 @@ pub(crate) async fn chat_completions(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    chat(req, payload, state, None).await
+}
+
+/// `POST /openai/deployments/{deployment}/chat/completions?api-version=...` (Azure OpenAI): the
+/// deployment in the path is the model (the body's `model` is ignored, as Azure does) and the
+/// key comes in the `api-key` header.
+pub(crate) async fn azure_chat_completions(
+    req: HttpRequest,
+    deployment: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    chat(req, payload, state, Some(deployment.into_inner())).await
+}
+
+/// Checks Azure's `api-key` header and `api-version` query parameter.
+fn authenticate_azure(req: &HttpRequest) -> Result<(), ApiError> {
+    let key = req
+        .headers()
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    if key.is_empty() || is_invalid_key(key) {
+        return Err(ApiError::new(
+            401,
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to \
+             provide a valid key for an active subscription and use a correct regional API \
+             endpoint for your resource.",
+        )
+        .with_code("401"));
+    }
+    let has_version = req.query_string().split('&').any(|p| {
+        p.strip_prefix("api-version=")
+            .is_some_and(|v| !v.is_empty())
+    });
+    if !has_version {
+        return Err(ApiError::new(404, "Resource not found").with_code("404"));
+    }
+    Ok(())
+}
+
+async fn chat(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    deployment: Option<String>,
+) -> HttpResponse {
     let mut guard = state.stats.begin(Surface::OpenAi);
     let prepared = async {
-        authenticate(&req)?;
-        let body: ChatRequest = read_json(payload).await?;
+        match deployment {
+            Some(_) => authenticate_azure(&req)?,
+            None => authenticate(&req)?,
+        }
+        let mut body: ChatRequest = read_json(payload).await?;
+        if let Some(deployment) = deployment {
+            body.model = Some(deployment);
+        }
         let behaviour = behaviour_for(body.model.as_deref())?;
         match &body.messages {
             Some(m) if !m.is_empty() => {}
@@ -477,10 +531,35 @@ pub(crate) async fn embeddings(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    embed(req, payload, state, None).await
+}
+
+/// `POST /openai/deployments/{deployment}/embeddings?api-version=...` (Azure OpenAI).
+pub(crate) async fn azure_embeddings(
+    req: HttpRequest,
+    deployment: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    embed(req, payload, state, Some(deployment.into_inner())).await
+}
+
+async fn embed(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    deployment: Option<String>,
+) -> HttpResponse {
     let mut guard = state.stats.begin(Surface::OpenAi);
     let prepared = async {
-        authenticate(&req)?;
-        let body: EmbeddingRequest = read_json(payload).await?;
+        match deployment {
+            Some(_) => authenticate_azure(&req)?,
+            None => authenticate(&req)?,
+        }
+        let mut body: EmbeddingRequest = read_json(payload).await?;
+        if let Some(deployment) = deployment {
+            body.model = Some(deployment);
+        }
         let behaviour = behaviour_for(body.model.as_deref())?;
         let inputs = embedding_inputs(&body.input)?;
         let dims = body.dimensions.unwrap_or(DEFAULT_DIMENSIONS);

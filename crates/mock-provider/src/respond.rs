@@ -93,8 +93,12 @@ impl ApiError {
                     "status": gemini_status(self.status),
                 },
             }),
+            Surface::Bedrock | Surface::Cohere => json!({"message": self.message}),
         };
         let mut res = HttpResponse::build(status);
+        if surface == Surface::Bedrock {
+            res.insert_header(("x-amzn-ErrorType", bedrock_error_type(self.status)));
+        }
         if let Some(secs) = self.retry_after {
             res.insert_header((RETRY_AFTER, secs));
         }
@@ -133,6 +137,19 @@ fn anthropic_type(status: u16) -> &'static str {
         529 => "overloaded_error",
         s if s >= 500 => "api_error",
         _ => "invalid_request_error",
+    }
+}
+
+fn bedrock_error_type(status: u16) -> &'static str {
+    match status {
+        403 => "AccessDeniedException",
+        404 => "ResourceNotFoundException",
+        408 => "ModelTimeoutException",
+        424 => "ModelErrorException",
+        429 => "ThrottlingException",
+        503 => "ServiceUnavailableException",
+        s if s >= 500 => "InternalServerException",
+        _ => "ValidationException",
     }
 }
 

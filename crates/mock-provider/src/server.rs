@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::respond::ApiError;
 use crate::stats::{MockStats, Stats, Surface};
-use crate::{anthropic, gemini, openai};
+use crate::{anthropic, bedrock, cohere, gemini, openai};
 
 /// Long enough that pooled client connections (reqwest and httpx idle out at 90 s or less) are
 /// closed by the client, never raced by a server-side close.
@@ -118,6 +118,20 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/v1beta/models/{target}",
         web::post().to(gemini::models_action),
     )
+    .route(
+        "/openai/deployments/{deployment}/chat/completions",
+        web::post().to(openai::azure_chat_completions),
+    )
+    .route(
+        "/openai/deployments/{deployment}/embeddings",
+        web::post().to(openai::azure_embeddings),
+    )
+    .route("/model/{model}/converse", web::post().to(bedrock::converse))
+    .route(
+        "/model/{model}/converse-stream",
+        web::post().to(bedrock::converse_stream),
+    )
+    .route("/v2/chat", web::post().to(cohere::chat))
     .route("/_mock/stats", web::get().to(stats));
 }
 
@@ -155,6 +169,10 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     let message = format!("Invalid URL ({} {})", req.method(), req.path());
     let surface = if req.path().starts_with("/v1beta/") {
         Surface::Gemini
+    } else if req.path().starts_with("/model/") {
+        Surface::Bedrock
+    } else if req.path().starts_with("/v2/") {
+        Surface::Cohere
     } else {
         Surface::OpenAi
     };

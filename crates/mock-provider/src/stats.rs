@@ -11,6 +11,8 @@ pub(crate) enum Surface {
     OpenAi,
     Anthropic,
     Gemini,
+    Bedrock,
+    Cohere,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +40,8 @@ pub(crate) struct Stats {
     openai: Counters,
     anthropic: Counters,
     gemini: Counters,
+    bedrock: Counters,
+    cohere: Counters,
 }
 
 impl Stats {
@@ -46,6 +50,8 @@ impl Stats {
             Surface::OpenAi => &self.openai,
             Surface::Anthropic => &self.anthropic,
             Surface::Gemini => &self.gemini,
+            Surface::Bedrock => &self.bedrock,
+            Surface::Cohere => &self.cohere,
         }
     }
 
@@ -65,7 +71,9 @@ impl Stats {
         let openai = self.openai.snapshot();
         let anthropic = self.anthropic.snapshot();
         let gemini = self.gemini.snapshot();
-        let all = [openai, anthropic, gemini];
+        let bedrock = self.bedrock.snapshot();
+        let cohere = self.cohere.snapshot();
+        let all = [openai, anthropic, gemini, bedrock, cohere];
         MockStats {
             started: all.iter().map(|s| s.started).sum(),
             completed: all.iter().map(|s| s.completed).sum(),
@@ -74,6 +82,8 @@ impl Stats {
             openai,
             anthropic,
             gemini,
+            bedrock,
+            cohere,
         }
     }
 }
@@ -140,4 +150,10 @@ pub struct MockStats {
     pub anthropic: SurfaceStats,
     /// Gemini routes.
     pub gemini: SurfaceStats,
+    /// Bedrock Converse routes.
+    #[serde(default)]
+    pub bedrock: SurfaceStats,
+    /// Cohere v2 chat routes.
+    #[serde(default)]
+    pub cohere: SurfaceStats,
 }

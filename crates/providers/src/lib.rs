@@ -2,7 +2,9 @@
 //! types in [`canonical`] and each provider's wire format, both ways, for requests, responses,
 //! errors and streams.
 //!
-//! One module per wire format ([`openai`], [`anthropic`], [`gemini`]); each holds its private
+//! One module per wire format ([`openai`], [`anthropic`], [`gemini`], [`bedrock`], [`cohere`];
+//! [`azure`] holds Azure OpenAI's addressing around the OpenAI format);
+//! each holds its private
 //! serde wire types and the translation functions. Streaming is driven event by event: an
 //! upstream byte chunk goes into a [`StreamReader`] (which yields canonical
 //! [`StreamEvent`]s) and every event goes into a [`StreamWriter`] (which yields the bytes to
@@ -18,11 +20,16 @@
 //!   [`StreamEvent::Error`], which writers render as an error frame, never as a normal stop.
 
 pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
 pub mod canonical;
+pub mod cohere;
 mod error;
+pub mod eventstream;
 pub mod gemini;
 pub mod openai;
 pub mod pricing;
+pub mod sigv4;
 pub mod sse;
 
 use bytes::Bytes;
@@ -40,6 +47,10 @@ pub enum Format {
     Anthropic,
     /// Google Gemini `generateContent`.
     Gemini,
+    /// AWS Bedrock Converse (upstream only; streams in AWS event-stream framing).
+    Bedrock,
+    /// Cohere v2 Chat (upstream only).
+    Cohere,
 }
 
 impl std::fmt::Display for Format {
@@ -48,6 +59,8 @@ impl std::fmt::Display for Format {
             Format::OpenAi => "OpenAI",
             Format::Anthropic => "Anthropic",
             Format::Gemini => "Gemini",
+            Format::Bedrock => "Bedrock",
+            Format::Cohere => "Cohere",
         })
     }
 }
@@ -59,6 +72,8 @@ impl Format {
             Format::OpenAi => openai::error_body(error),
             Format::Anthropic => anthropic::error_body(error),
             Format::Gemini => gemini::error_body(error),
+            Format::Bedrock => bedrock::error_body(error),
+            Format::Cohere => cohere::error_body(error),
         }
     }
 
@@ -68,6 +83,8 @@ impl Format {
             Format::OpenAi => openai::parse_response(body),
             Format::Anthropic => anthropic::parse_response(body),
             Format::Gemini => gemini::parse_response(body),
+            Format::Bedrock => bedrock::parse_response(body),
+            Format::Cohere => cohere::parse_response(body),
         }
     }
 
@@ -77,6 +94,8 @@ impl Format {
             Format::OpenAi => openai::build_response(response),
             Format::Anthropic => anthropic::build_response(response),
             Format::Gemini => gemini::build_response(response),
+            Format::Bedrock => bedrock::build_response(response),
+            Format::Cohere => cohere::build_response(response),
         }
     }
 
@@ -86,36 +105,48 @@ impl Format {
             Format::OpenAi => openai::parse_error(status, body),
             Format::Anthropic => anthropic::parse_error(status, body),
             Format::Gemini => gemini::parse_error(status, body),
+            Format::Bedrock => bedrock::parse_error(status, body),
+            Format::Cohere => cohere::parse_error(status, body),
         }
     }
 }
 
-/// Turns an upstream SSE byte stream of one format into canonical events, chunk by chunk.
+/// Turns an upstream byte stream of one format (SSE, or AWS event-stream for Bedrock) into
+/// canonical events, chunk by chunk.
 #[derive(Debug)]
 pub struct StreamReader {
-    decoder: sse::SseDecoder,
     inner: ReaderKind,
 }
 
 #[derive(Debug)]
 enum ReaderKind {
-    OpenAi(openai::OpenAiStreamReader),
-    Anthropic(anthropic::AnthropicStreamReader),
-    Gemini(gemini::GeminiStreamReader),
+    OpenAi(sse::SseDecoder, openai::OpenAiStreamReader),
+    Anthropic(sse::SseDecoder, anthropic::AnthropicStreamReader),
+    Gemini(sse::SseDecoder, gemini::GeminiStreamReader),
+    Cohere(sse::SseDecoder, cohere::CohereStreamReader),
+    Bedrock(
+        eventstream::EventStreamDecoder,
+        bedrock::BedrockStreamReader,
+    ),
 }
 
 impl StreamReader {
     /// A reader for an upstream stream in `format`.
     pub fn new(format: Format) -> Self {
+        let sse = sse::SseDecoder::new(format);
         let inner = match format {
-            Format::OpenAi => ReaderKind::OpenAi(openai::OpenAiStreamReader::default()),
-            Format::Anthropic => ReaderKind::Anthropic(anthropic::AnthropicStreamReader::default()),
-            Format::Gemini => ReaderKind::Gemini(gemini::GeminiStreamReader::default()),
+            Format::OpenAi => ReaderKind::OpenAi(sse, openai::OpenAiStreamReader::default()),
+            Format::Anthropic => {
+                ReaderKind::Anthropic(sse, anthropic::AnthropicStreamReader::default())
+            }
+            Format::Gemini => ReaderKind::Gemini(sse, gemini::GeminiStreamReader::default()),
+            Format::Cohere => ReaderKind::Cohere(sse, cohere::CohereStreamReader::default()),
+            Format::Bedrock => ReaderKind::Bedrock(
+                eventstream::EventStreamDecoder::default(),
+                bedrock::BedrockStreamReader::default(),
+            ),
         };
-        Self {
-            decoder: sse::SseDecoder::new(format),
-            inner,
-        }
+        Self { inner }
     }
 
     /// Feeds one chunk of upstream bytes (any split) and returns the events it completed.
@@ -123,12 +154,32 @@ impl StreamReader {
     /// `StreamEvent::Error(err.to_api_error())` and stop reading.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<StreamEvent>, TranslateError> {
         let mut out = Vec::new();
-        for event in self.decoder.push(chunk)? {
-            out.extend(match &mut self.inner {
-                ReaderKind::OpenAi(r) => r.push(&event)?,
-                ReaderKind::Anthropic(r) => r.push(&event)?,
-                ReaderKind::Gemini(r) => r.push(&event)?,
-            });
+        match &mut self.inner {
+            ReaderKind::OpenAi(d, r) => {
+                for event in d.push(chunk)? {
+                    out.extend(r.push(&event)?);
+                }
+            }
+            ReaderKind::Anthropic(d, r) => {
+                for event in d.push(chunk)? {
+                    out.extend(r.push(&event)?);
+                }
+            }
+            ReaderKind::Gemini(d, r) => {
+                for event in d.push(chunk)? {
+                    out.extend(r.push(&event)?);
+                }
+            }
+            ReaderKind::Cohere(d, r) => {
+                for event in d.push(chunk)? {
+                    out.extend(r.push(&event)?);
+                }
+            }
+            ReaderKind::Bedrock(d, r) => {
+                for message in d.push(chunk)? {
+                    out.extend(r.push(&message)?);
+                }
+            }
         }
         Ok(out)
     }
@@ -136,11 +187,12 @@ impl StreamReader {
     /// Call when the upstream body ended (cleanly or not). Returns [`StreamEvent::Done`] or,
     /// if the stream was cut before its terminal marker, a [`StreamEvent::Error`].
     pub fn finish(&mut self) -> Vec<StreamEvent> {
-        let partial = self.decoder.has_partial_event();
         match &mut self.inner {
-            ReaderKind::OpenAi(r) => r.finish(partial),
-            ReaderKind::Anthropic(r) => r.finish(partial),
-            ReaderKind::Gemini(r) => r.finish(partial),
+            ReaderKind::OpenAi(d, r) => r.finish(d.has_partial_event()),
+            ReaderKind::Anthropic(d, r) => r.finish(d.has_partial_event()),
+            ReaderKind::Gemini(d, r) => r.finish(d.has_partial_event()),
+            ReaderKind::Cohere(d, r) => r.finish(d.has_partial_event()),
+            ReaderKind::Bedrock(d, r) => r.finish(d.has_partial_message()),
         }
     }
 }
@@ -154,6 +206,8 @@ pub enum StreamWriter {
     Anthropic(anthropic::AnthropicStreamWriter),
     /// Gemini `data: {GenerateContentResponse}` frames.
     Gemini(gemini::GeminiStreamWriter),
+    /// A format Keyway only speaks upstream (Bedrock, Cohere): every write is refused.
+    Unsupported(Format),
 }
 
 impl StreamWriter {
@@ -164,6 +218,7 @@ impl StreamWriter {
             Format::OpenAi => Self::OpenAi(openai::OpenAiStreamWriter::new(include_usage)),
             Format::Anthropic => Self::Anthropic(anthropic::AnthropicStreamWriter::default()),
             Format::Gemini => Self::Gemini(gemini::GeminiStreamWriter::default()),
+            Format::Bedrock | Format::Cohere => Self::Unsupported(format),
         }
     }
 
@@ -174,6 +229,10 @@ impl StreamWriter {
             Self::OpenAi(w) => w.write(event),
             Self::Anthropic(w) => w.write(event),
             Self::Gemini(w) => w.write(event),
+            Self::Unsupported(format) => Err(TranslateError::unsupported(
+                *format,
+                "streaming to clients (it is an upstream-only format)",
+            )),
         }
     }
 }

@@ -240,6 +240,45 @@ fn ids_are_normalised_per_provider() {
 }
 
 #[test]
+fn bedrock_ids_as_the_converse_api_takes_them_are_priced() {
+    // The versioned ids Converse is called with fall back to their family entries.
+    for (id, input, output) in [
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "3.00", "15.00"),
+        ("anthropic.claude-3-5-sonnet-20241022-v2:0", "3.00", "15.00"),
+        ("amazon.nova-lite-v1:0", "0.06", "0.24"),
+        ("us.amazon.nova-premier-v1:0", "2.50", "12.50"),
+        ("meta.llama3-70b-instruct-v1:0", "2.65", "3.50"),
+        ("meta.llama3-8b-instruct-v1:0", "0.30", "0.60"),
+        ("meta.llama3-1-70b-instruct-v1:0", "0.72", "0.72"),
+        ("cohere.command-r-plus-v1:0", "3.00", "15.00"),
+        ("cohere.command-r-v1:0", "0.50", "1.50"),
+    ] {
+        let p = price("bedrock", id);
+        assert_eq!(
+            (p.input_per_mtok, p.output_per_mtok),
+            (usd(input), usd(output)),
+            "{id}"
+        );
+    }
+    // Cohere's own API and Azure (which inherits OpenAI's list prices).
+    assert_eq!(
+        price("cohere", "command-a-03-2025").input_per_mtok,
+        usd("2.50")
+    );
+    assert_eq!(
+        price("azure-openai", "gpt-4o-mini"),
+        price("openai", "gpt-4o-mini")
+    );
+    // 1,000 in + 1,000 out on Nova Lite: 60,000 + 240,000 nano-USD.
+    assert_eq!(
+        catalog()
+            .cost("bedrock", "amazon.nova-lite-v1:0", &io(1_000, 1_000))
+            .unwrap(),
+        Usd::from_nanos(300_000)
+    );
+}
+
+#[test]
 fn cached_reads_and_cache_writes_use_their_own_prices() {
     // Sonnet 4.5: $3 in, $0.30 cached read, $3.75 cache write, $15 out.
     let usage = Usage {

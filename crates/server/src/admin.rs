@@ -29,7 +29,8 @@ pub enum AdminCommand {
         /// Credential slug, used in model names as `<slug>/<model>`.
         #[arg(long)]
         slug: String,
-        /// Provider kind: openai, anthropic, gemini, mistral, groq, … , openai-compatible, mock.
+        /// Provider kind: openai, azure-openai, anthropic, gemini, bedrock, cohere, mistral, groq,
+        /// … , openai-compatible, mock.
         #[arg(long)]
         kind: String,
         /// Base URL override (required for openai-compatible and mock).
@@ -39,6 +40,11 @@ pub enum AdminCommand {
         /// of the process list and shell history).
         #[arg(long)]
         api_key_env: String,
+        /// Provider settings as a JSON object, e.g. `{"region": "us-east-1"}` for Bedrock or
+        /// `{"api_version": "2024-10-21"}` for Azure OpenAI.
+        /// (`--config` is the global settings-file flag.)
+        #[arg(long, default_value = "{}")]
+        provider_config: String,
     },
     /// Issues a virtual key; prints the secret (shown once; only its hash is stored).
     IssueKey {
@@ -81,7 +87,10 @@ pub async fn run(services: &Services, command: AdminCommand) -> anyhow::Result<(
             kind,
             base_url,
             api_key_env,
+            provider_config,
         } => {
+            let config: serde_json::Value = serde_json::from_str(&provider_config)
+                .map_err(|e| anyhow::anyhow!("--provider-config is not JSON: {e}"))?;
             let org = find_org(services, &org).await?;
             let api_key = std::env::var(&api_key_env)
                 .map_err(|_| anyhow::anyhow!("environment variable {api_key_env} is not set"))?;
@@ -90,7 +99,7 @@ pub async fn run(services: &Services, command: AdminCommand) -> anyhow::Result<(
                 slug: Slug::parse(&slug)?,
                 provider: ProviderKind::parse(&kind)?,
                 base_url,
-                config: serde_json::json!({}),
+                config,
                 api_key: Secret::new(api_key),
             };
             let created = db

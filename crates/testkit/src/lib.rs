@@ -20,7 +20,8 @@ use keyway::{Application, Parts, Services, Stopper};
 use keyway_config::Settings;
 use keyway_domain::{Secret, Slug};
 use keyway_mock_provider::{MockHandle, MockProvider};
-use keyway_store::credentials::{NewCredential, ProviderKind};
+use keyway_store::credentials::NewCredential;
+pub use keyway_store::credentials::ProviderKind;
 use keyway_store::virtual_keys::NewKey;
 use rand::RngCore as _;
 use services::{TestClickHouse, TestPostgres, TestRedis};
@@ -153,7 +154,66 @@ pub const MOCK_SLUGS: [(&str, ProviderKind); 3] = [
     ("mock-gemini", ProviderKind::Gemini),
 ];
 
+/// Credentials [`TestApp::seed_cloud_providers`] adds: (slug, kind, config, upstream key), each
+/// reaching the mock in that provider's own wire format.
+pub const CLOUD_SLUGS: [(&str, ProviderKind, &str, &str); 3] = [
+    (
+        "azure",
+        ProviderKind::AzureOpenai,
+        r#"{"api_version": "2024-10-21"}"#,
+        "azure-upstream-key-0123456789",
+    ),
+    (
+        "bedrock",
+        ProviderKind::Bedrock,
+        r#"{"region": "us-east-1"}"#,
+        "AKIAMOCKKEY0123:mock/secret+access+key:mock-session-token",
+    ),
+    (
+        "cohere",
+        ProviderKind::Cohere,
+        "{}",
+        "co-upstream-key-0123456789",
+    ),
+];
+
 impl TestApp {
+    /// Adds one provider credential to `tenant`'s organization.
+    pub async fn add_credential(
+        &self,
+        tenant: &Tenant,
+        slug: &str,
+        kind: ProviderKind,
+        base_url: Option<String>,
+        config: serde_json::Value,
+        api_key: &str,
+    ) -> anyhow::Result<()> {
+        let credential = NewCredential {
+            name: slug.to_owned(),
+            slug: Slug::parse(slug)?,
+            provider: kind,
+            base_url,
+            config,
+            api_key: Secret::new(api_key.to_owned()),
+        };
+        self.services
+            .db
+            .create_credential(tenant.org.id, credential, &self.services.master_key)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds the [`CLOUD_SLUGS`] credentials (Azure OpenAI, Bedrock, Cohere), all pointing at
+    /// the mock.
+    pub async fn seed_cloud_providers(&self, tenant: &Tenant) -> anyhow::Result<()> {
+        for (slug, kind, config, key) in CLOUD_SLUGS {
+            let config = serde_json::from_str(config)?;
+            self.add_credential(tenant, slug, kind, Some(self.mock.base_url()), config, key)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Creates an organization named `slug` with one credential per [`MOCK_SLUGS`] entry (the
     /// store fixtures the control plane will replace) and issues it an unrestricted key.
     pub async fn seed_tenant(&self, slug: &str) -> anyhow::Result<Tenant> {

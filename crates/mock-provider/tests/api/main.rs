@@ -5,6 +5,7 @@
 
 mod anthropic;
 mod behaviour;
+mod cloud;
 mod gemini;
 mod helpers;
 mod openai;
