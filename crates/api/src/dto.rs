@@ -27,6 +27,25 @@ pub struct ListPage<T: ToSchema> {
     pub next_cursor: Option<String>,
 }
 
+impl<T: ToSchema + Serialize> ListPage<T> {
+    /// Pages `items` (already in their stable order) as `q` asks and converts each to its
+    /// wire type: the body of every list route.
+    pub fn respond<S>(
+        items: Vec<S>,
+        id_of: impl Fn(&S) -> String,
+        q: &PageQuery,
+    ) -> Result<actix_web::HttpResponse, ApiError>
+    where
+        T: From<S>,
+    {
+        let page = crate::services::paginate(items, id_of, q.limit, q.cursor.as_deref())?;
+        Ok(actix_web::HttpResponse::Ok().json(ListPage {
+            data: page.data.into_iter().map(T::from).collect::<Vec<T>>(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+}
+
 /// Paging query parameters.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -10,7 +10,7 @@
 
 use base64::Engine as _;
 use keyway_testkit::api::TEST_PASSWORD;
-use keyway_testkit::{Backends, TestApp, spawn_with};
+use keyway_testkit::{Backends, TestApp, on_both_backends, spawn_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -18,23 +18,7 @@ async fn app(backends: Backends) -> TestApp {
     spawn_with(backends, |_| {}).await.unwrap()
 }
 
-/// Runs one scenario on both deployment shapes.
-macro_rules! on_both {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(super::app(keyway_testkit::Backends::Production).await).await;
-            }
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(super::app(keyway_testkit::Backends::Embedded).await).await;
-            }
-        }
-    };
-}
-
-on_both!(signup_verify_login_me);
+on_both_backends!(signup_verify_login_me);
 async fn signup_verify_login_me(app: TestApp) {
     let (status, user) = app
         .api(
@@ -136,7 +120,7 @@ async fn raw_password_hash(app: &TestApp, email: &str) -> String {
     row.try_get::<String>("", "password_hash").unwrap()
 }
 
-on_both!(bad_signups_are_explained);
+on_both_backends!(bad_signups_are_explained);
 async fn bad_signups_are_explained(app: TestApp) {
     for (body, needle) in [
         (
@@ -176,7 +160,7 @@ async fn bad_signups_are_explained(app: TestApp) {
     }
 }
 
-on_both!(refresh_rotates_and_reuse_ends_the_session);
+on_both_backends!(refresh_rotates_and_reuse_ends_the_session);
 async fn refresh_rotates_and_reuse_ends_the_session(app: TestApp) {
     let ada = app.register("ada@example.com").await.unwrap();
     let refresh = |token: String| {
@@ -234,7 +218,7 @@ async fn refresh_rotates_and_reuse_ends_the_session(app: TestApp) {
     assert_eq!(status, 200);
 }
 
-on_both!(logout_ends_the_session);
+on_both_backends!(logout_ends_the_session);
 async fn logout_ends_the_session(app: TestApp) {
     let ada = app.register("ada@example.com").await.unwrap();
     let (status, _) = app
@@ -264,7 +248,7 @@ async fn logout_ends_the_session(app: TestApp) {
     assert_eq!(status, 401);
 }
 
-on_both!(password_change_ends_other_sessions);
+on_both_backends!(password_change_ends_other_sessions);
 async fn password_change_ends_other_sessions(app: TestApp) {
     let laptop = app.register("ada@example.com").await.unwrap();
     let phone = app.login("ada@example.com", TEST_PASSWORD).await.unwrap();
@@ -307,7 +291,7 @@ async fn password_change_ends_other_sessions(app: TestApp) {
         .unwrap();
 }
 
-on_both!(forgot_and_reset_password);
+on_both_backends!(forgot_and_reset_password);
 async fn forgot_and_reset_password(app: TestApp) {
     let ada = app.register("ada@example.com").await.unwrap();
     // Unknown addresses get the same answer (no account enumeration) and no mail.
@@ -380,7 +364,7 @@ async fn forgot_and_reset_password(app: TestApp) {
         .unwrap();
 }
 
-on_both!(failed_logins_are_throttled_per_account);
+on_both_backends!(failed_logins_are_throttled_per_account);
 async fn failed_logins_are_throttled_per_account(app: TestApp) {
     app.register("ada@example.com").await.unwrap();
     for _ in 0..10 {

@@ -9,28 +9,9 @@
 )]
 
 use keyway_testkit::api::{TEST_PASSWORD, TestUser};
-use keyway_testkit::{Backends, TestApp, spawn_with};
+use keyway_testkit::{Backends, TestApp, on_both_backends, spawn_with};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn app(backends: Backends) -> TestApp {
-    spawn_with(backends, |_| {}).await.unwrap()
-}
-
-macro_rules! on_both {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[tokio::test]
-            async fn postgres() {
-                super::$scenario(super::app(keyway_testkit::Backends::Production).await).await;
-            }
-            #[tokio::test]
-            async fn sqlite() {
-                super::$scenario(super::app(keyway_testkit::Backends::Embedded).await).await;
-            }
-        }
-    };
-}
 
 async fn call(
     app: &TestApp,
@@ -44,7 +25,7 @@ async fn call(
         .unwrap()
 }
 
-on_both!(organization_lifecycle);
+on_both_backends!(organization_lifecycle);
 async fn organization_lifecycle(app: TestApp) {
     let ada = app.register("ada@example.com").await.unwrap();
     let (status, org) = call(
@@ -167,7 +148,7 @@ async fn organization_lifecycle(app: TestApp) {
     );
 }
 
-on_both!(invites_for_new_and_existing_accounts);
+on_both_backends!(invites_for_new_and_existing_accounts);
 async fn invites_for_new_and_existing_accounts(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let org = app.create_org(&owner, "Acme").await.unwrap();
@@ -335,7 +316,7 @@ async fn invites_for_new_and_existing_accounts(app: TestApp) {
     assert_eq!(statuses, ["revoked", "accepted", "accepted"]);
 }
 
-on_both!(an_organization_always_keeps_an_owner);
+on_both_backends!(an_organization_always_keeps_an_owner);
 async fn an_organization_always_keeps_an_owner(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let admin = app.register("admin@example.com").await.unwrap();
@@ -411,7 +392,7 @@ async fn an_organization_always_keeps_an_owner(app: TestApp) {
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }
 
-on_both!(teams_with_members_limits_and_budgets);
+on_both_backends!(teams_with_members_limits_and_budgets);
 async fn teams_with_members_limits_and_budgets(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let stranger = app.register("stranger@example.com").await.unwrap();
@@ -494,7 +475,7 @@ async fn teams_with_members_limits_and_budgets(app: TestApp) {
     assert_eq!(without["member_ids"], json!([]));
 }
 
-on_both!(provider_keys_are_sealed_masked_and_write_only);
+on_both_backends!(provider_keys_are_sealed_masked_and_write_only);
 async fn provider_keys_are_sealed_masked_and_write_only(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let org = app.create_org(&owner, "Acme").await.unwrap();
@@ -660,7 +641,7 @@ async fn provider_base_urls_follow_the_ssrf_policy() {
     assert_eq!(status, 201);
 }
 
-on_both!(virtual_keys_through_the_gateway);
+on_both_backends!(virtual_keys_through_the_gateway);
 async fn virtual_keys_through_the_gateway(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let member = app.register("member@example.com").await.unwrap();
@@ -784,7 +765,7 @@ async fn virtual_keys_through_the_gateway(app: TestApp) {
     }
 }
 
-on_both!(the_audit_log_records_who_did_what);
+on_both_backends!(the_audit_log_records_who_did_what);
 async fn the_audit_log_records_who_did_what(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let org = app.create_org(&owner, "Acme").await.unwrap();
@@ -932,7 +913,7 @@ async fn the_audit_log_records_who_did_what(app: TestApp) {
     assert_eq!(status, 400);
 }
 
-on_both!(analytics_of_gateway_traffic);
+on_both_backends!(analytics_of_gateway_traffic);
 async fn analytics_of_gateway_traffic(app: TestApp) {
     let owner = app.register("owner@example.com").await.unwrap();
     let viewer = app.register("viewer@example.com").await.unwrap();

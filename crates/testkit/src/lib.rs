@@ -292,3 +292,28 @@ fn random_master_key() -> String {
     rand::rng().fill_bytes(&mut key);
     base64::engine::general_purpose::STANDARD.encode(key)
 }
+
+/// Declares a module named after an `async fn scenario(app: TestApp)` holding two tests that
+/// run it on [`Backends::Production`] (Postgres, Redis, ClickHouse) and on
+/// [`Backends::Embedded`] (SQLite, in-process state).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn postgres() {
+                let app = $crate::spawn_with($crate::Backends::Production, |_| {})
+                    .await
+                    .expect("spawn the app on Postgres");
+                super::$scenario(app).await;
+            }
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::spawn_with($crate::Backends::Embedded, |_| {})
+                    .await
+                    .expect("spawn the app on SQLite");
+                super::$scenario(app).await;
+            }
+        }
+    };
+}

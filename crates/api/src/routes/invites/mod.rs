@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::dto::{InviteOut, InvitePreviewOut, ListPage, PageQuery};
 use crate::error::ErrorBody;
 use crate::routes::auth::TokenIn;
-use crate::services::{self, OrgCtx, invites};
+use crate::services::{OrgCtx, invites};
 use crate::{ApiError, ApiState};
 use actix_web::{HttpResponse, web};
 use keyway_domain::{InviteId, Role};
@@ -65,11 +65,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = invites::list(&state, &ctx).await?;
-    let page = services::paginate(all, |i| i.id.to_string(), q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        data: page.data.into_iter().map(InviteOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    ListPage::<InviteOut>::respond(all, |i| i.id.to_string(), &q)
 }
 
 /// One invitation (admin).

@@ -4,7 +4,7 @@
 use crate::auth::Caller;
 use crate::dto::{BudgetIo, KeyOut, LimitsIo, ListPage, PageQuery};
 use crate::error::ErrorBody;
-use crate::services::{self, OrgCtx, keys};
+use crate::services::{OrgCtx, keys};
 use crate::{ApiError, ApiState};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -152,11 +152,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = keys::list(&state, &ctx).await?;
-    let page = services::paginate(all, |k| k.id.to_string(), q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        data: page.data.into_iter().map(KeyOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    ListPage::<KeyOut>::respond(all, |k| k.id.to_string(), &q)
 }
 
 /// One key.

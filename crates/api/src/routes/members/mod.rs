@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::dto::{ListPage, MemberOut, PageQuery};
 use crate::error::ErrorBody;
-use crate::services::{self, OrgCtx, members};
+use crate::services::{OrgCtx, members};
 use crate::{ApiError, ApiState};
 use actix_web::{HttpResponse, web};
 use keyway_domain::{Role, UserId};
@@ -31,11 +31,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = members::list(&state, &ctx).await?;
-    let page = services::paginate(all, |m| m.user_id.to_string(), q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        data: page.data.into_iter().map(MemberOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    ListPage::<MemberOut>::respond(all, |m| m.user_id.to_string(), &q)
 }
 
 /// One member.

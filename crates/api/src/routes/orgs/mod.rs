@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::dto::{ListPage, OrgOut, PageQuery};
 use crate::error::ErrorBody;
-use crate::services::{self, OrgCtx, orgs};
+use crate::services::{OrgCtx, orgs};
 use crate::{ApiError, ApiState};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -50,11 +50,7 @@ pub async fn list(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let all = orgs::list_mine(&state, &caller).await?;
-    let page = services::paginate(all, |o| o.org.id.to_string(), q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        data: page.data.into_iter().map(OrgOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    ListPage::<OrgOut>::respond(all, |o| o.org.id.to_string(), &q)
 }
 
 /// One organization.

@@ -3,8 +3,8 @@
 use crate::auth::Caller;
 use crate::dto::{ListPage, PageQuery, ProviderOut};
 use crate::error::ErrorBody;
+use crate::services::OrgCtx;
 use crate::services::providers::{self, CreateProvider};
-use crate::services::{self, OrgCtx};
 use crate::{ApiError, ApiState};
 use actix_web::{HttpResponse, web};
 use keyway_domain::{CredentialId, Secret};
@@ -89,11 +89,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = providers::list(&state, &ctx).await?;
-    let page = services::paginate(all, |c| c.id.to_string(), q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        data: page.data.into_iter().map(ProviderOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    ListPage::<ProviderOut>::respond(all, |c| c.id.to_string(), &q)
 }
 
 /// One provider credential.

@@ -3,7 +3,7 @@
 use crate::auth::Caller;
 use crate::dto::{BudgetIo, LimitsIo, ListPage, PageQuery, TeamOut};
 use crate::error::ErrorBody;
-use crate::services::{self, OrgCtx, teams};
+use crate::services::{OrgCtx, teams};
 use crate::{ApiError, ApiState};
 use actix_web::{HttpResponse, web};
 use keyway_domain::{TeamId, UserId};
@@ -71,11 +71,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = teams::list(&state, &ctx).await?;
-    let page = services::paginate(all, |t| t.id.to_string(), q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ListPage {
-        data: page.data.into_iter().map(TeamOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    ListPage::<TeamOut>::respond(all, |t| t.id.to_string(), &q)
 }
 
 /// One team.
