@@ -6,8 +6,10 @@
 //! 1. Request id (`x-keyway-request-id`), body-size limit (the server's `PayloadConfig`),
 //!    TCP_NODELAY and header/idle timeouts (the server's listener settings).
 //! 2. Authentication of the virtual key through an in-process cache ([`auth`]).
-//! 3. Parsing the body for its surface into the canonical request; unknown fields (including
-//!    any attempt to name upstream URLs, keys or headers) are refused ([`chat`]).
+//! 3. Input limits (nesting depth, message count, max tokens: [`limits`]), then parsing the
+//!    body for its surface into the canonical request; unknown fields (including any attempt
+//!    to name upstream URLs, keys or headers) are refused ([`chat`], [`completions`],
+//!    [`responses`]).
 //! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.
@@ -17,10 +19,13 @@
 
 pub mod auth;
 pub mod chat;
+pub mod completions;
 pub mod embeddings;
 pub mod error;
+pub mod limits;
 pub mod models;
 pub mod record;
+pub mod responses;
 pub mod targets;
 pub mod upstream;
 
@@ -40,6 +45,8 @@ pub struct GatewayState {
     pub upstream: upstream::UpstreamClient,
     /// Where request events go.
     pub events: EventSink,
+    /// Input limits (messages, nesting, max tokens).
+    pub limits: limits::InputLimits,
 }
 
 impl GatewayState {
@@ -59,7 +66,15 @@ impl GatewayState {
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
+            limits: limits::InputLimits::default(),
         })
+    }
+
+    /// Replaces the default input limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: limits::InputLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -69,6 +84,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .route("/chat/completions", web::post().to(chat::chat_completions))
             .route("/messages", web::post().to(chat::messages))
+            .route("/completions", web::post().to(chat::completions))
+            .route("/responses", web::post().to(chat::responses))
             .route("/embeddings", web::post().to(embeddings::embeddings))
             .route("/models", web::get().to(models::list))
             .default_service(web::to(unknown_route)),
