@@ -5,7 +5,8 @@
 //!
 //! 1. Request id (`x-keyway-request-id`), body-size limit (the server's `PayloadConfig`),
 //!    TCP_NODELAY and header/idle timeouts (the server's listener settings).
-//! 2. Authentication of the virtual key through an in-process cache ([`auth`]).
+//! 2. Authentication of the virtual key through an in-process cache ([`auth`]), kept fresh by
+//!    the control plane's invalidation messages ([`GatewayState::listen_for_changes`]).
 //! 3. Input limits (nesting depth, message count, max tokens: [`limits`]), then parsing the
 //!    body for its surface into the canonical request; unknown fields (including any attempt
 //!    to name upstream URLs, keys or headers) are refused ([`chat`], [`completions`],
@@ -31,7 +32,7 @@ pub mod upstream;
 
 use actix_web::{HttpResponse, web};
 use keyway_analytics::EventSink;
-use keyway_store::{Database, MasterKey};
+use keyway_store::{Database, Kv, MasterKey};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ pub struct GatewayState {
     pub events: EventSink,
     /// Input limits (messages, nesting, max tokens).
     pub limits: limits::InputLimits,
+    /// The cache-invalidation subscription, once [`GatewayState::listen_for_changes`] ran.
+    invalidations: Option<keyway_store::invalidation::Listener>,
 }
 
 impl GatewayState {
@@ -67,7 +70,21 @@ impl GatewayState {
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
             limits: limits::InputLimits::default(),
+            invalidations: None,
         })
+    }
+
+    /// Subscribes to the control plane's change messages on `kv` (Redis pub/sub, or the
+    /// in-process bus), evicting cached key policies and credentials as they change.
+    pub async fn listen_for_changes(&mut self, kv: &Kv) {
+        let auth = self.auth.clone();
+        let targets = self.targets.clone();
+        let listener = keyway_store::invalidation::listen(kv, move |change| {
+            auth.evict(&change);
+            targets.evict(&change);
+        })
+        .await;
+        self.invalidations = Some(listener);
     }
 
     /// Replaces the default input limits.

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod entities;
+pub mod invalidation;
 pub mod kv;
 pub mod master_key;
 pub mod orgs;
