@@ -5,6 +5,7 @@
 
 use crate::GatewayState;
 use crate::error::{GatewayError, Surface};
+use crate::prices::OrgPrices;
 use crate::record::Recorder;
 use crate::targets::Target;
 use crate::upstream::{IdleTimeoutBody, UpstreamError};
@@ -13,7 +14,6 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use keyway_analytics::RequestEvent;
-use keyway_domain::Usd;
 use keyway_providers::canonical::Usage;
 use keyway_providers::{
     ChatRequest, ChatResponse, Format, StreamEvent, StreamReader, StreamWriter,
@@ -274,6 +274,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     for request in &mut requests {
         request.model.clone_from(&target.model);
     }
+    let prices = state.prices.for_org(policy.org_id).await;
 
     recorder.upstream_sent();
     let sent = futures_util::future::join_all(requests.iter().map(|r| send(state, &target, r)));
@@ -306,7 +307,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     headers(&mut builder, &request_id, &target);
     if stream && let Some(response) = answers.pop() {
         let writer = api.writer(stream_usage, echo);
-        let stream = relay_stream(response, writer, target, recorder);
+        let stream = relay_stream(response, writer, target, prices, recorder);
         return builder
             .content_type("text/event-stream")
             .insert_header(("cache-control", "no-cache"))
@@ -329,7 +330,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     let answer = crate::completions::merge(parsed);
     let usage = answer.usage.unwrap_or_default();
     recorder.usage(&usage);
-    let cost = cost(&target, &usage);
+    let cost = prices.cost(&target, &usage);
     recorder.event().cost_nano_usd = cost.nanos();
     match api.build_response(&answer, echo.as_ref()) {
         Ok(body) => {
@@ -417,13 +418,6 @@ pub(crate) async fn read_body(response: reqwest::Response) -> Result<Bytes, Gate
     Ok(out.freeze())
 }
 
-/// Price of `usage` on `target`; unknown models cost zero (and are visible as such).
-pub(crate) fn cost(target: &Target, usage: &Usage) -> Usd {
-    keyway_providers::PriceCatalog::builtin()
-        .cost(target.kind.as_str(), &target.model, usage)
-        .unwrap_or(Usd::ZERO)
-}
-
 pub(crate) fn headers(builder: &mut HttpResponseBuilder, request_id: &str, target: &Target) {
     builder
         .insert_header(("x-keyway-request-id", request_id))
@@ -455,6 +449,7 @@ struct Relay {
     writer: ClientWriter,
     recorder: Option<Recorder>,
     target: Target,
+    prices: OrgPrices,
     usage: Usage,
     outcome: Option<Outcome>,
 }
@@ -470,6 +465,7 @@ fn relay_stream(
     response: reqwest::Response,
     writer: ClientWriter,
     target: Target,
+    prices: OrgPrices,
     recorder: Recorder,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     let relay = Relay {
@@ -478,6 +474,7 @@ fn relay_stream(
         writer,
         recorder: Some(recorder),
         target,
+        prices,
         usage: Usage::default(),
         outcome: None,
     };
@@ -547,7 +544,7 @@ impl Relay {
             return;
         };
         recorder.usage(&self.usage);
-        recorder.event().cost_nano_usd = cost(&self.target, &self.usage).nanos();
+        recorder.event().cost_nano_usd = self.prices.cost(&self.target, &self.usage).nanos();
         match self.outcome {
             Some(Outcome::Failed(class)) => recorder.finish(502, Some(class)),
             _ => recorder.finish(200, None),

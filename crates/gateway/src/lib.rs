@@ -14,7 +14,8 @@
 //! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.
-//! 10. One request event per request to the analytics sink, never blocking ([`record`]).
+//! 10. Cost from the org's prices (catalog plus overrides, cached: [`prices`]); one request
+//!     event per request to the analytics sink, never blocking ([`record`]).
 //! 11. Response headers `x-keyway-request-id`, `-provider`, `-model`, `-cache`, `-retries`,
 //!     `-fallback-index`, `-cost-usd`.
 
@@ -25,6 +26,7 @@ pub mod embeddings;
 pub mod error;
 pub mod limits;
 pub mod models;
+pub mod prices;
 pub mod record;
 pub mod responses;
 pub mod targets;
@@ -46,6 +48,8 @@ pub struct GatewayState {
     pub upstream: upstream::UpstreamClient,
     /// Where request events go.
     pub events: EventSink,
+    /// Per-org prices (catalog plus overrides).
+    pub prices: prices::Prices,
     /// Input limits (messages, nesting, max tokens).
     pub limits: limits::InputLimits,
     /// The cache-invalidation subscription, once [`GatewayState::listen_for_changes`] ran.
@@ -66,6 +70,7 @@ impl GatewayState {
         };
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
+            prices: prices::Prices::new(db.clone()),
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
@@ -79,9 +84,11 @@ impl GatewayState {
     pub async fn listen_for_changes(&mut self, kv: &Kv) {
         let auth = self.auth.clone();
         let targets = self.targets.clone();
+        let prices = self.prices.clone();
         let listener = keyway_store::invalidation::listen(kv, move |change| {
             auth.evict(&change);
             targets.evict(&change);
+            prices.evict(&change);
         })
         .await;
         self.invalidations = Some(listener);

@@ -13,6 +13,7 @@ pub mod invalidation;
 pub mod kv;
 pub mod master_key;
 pub mod orgs;
+pub mod price_overrides;
 pub mod virtual_keys;
 
 pub use db::{Database, DatabaseKind};

@@ -2,5 +2,6 @@
 
 pub mod model_alias;
 pub mod organization;
+pub mod price_override;
 pub mod provider_credential;
 pub mod virtual_key;
