@@ -254,6 +254,31 @@ mod tests {
     }
 
     #[test]
+    fn gateway_input_limits_have_defaults_and_are_checked() {
+        Jail::expect_with(|jail| {
+            let s = Settings::load(None).unwrap();
+            assert_eq!(
+                (
+                    s.gateway.max_messages,
+                    s.gateway.max_json_depth,
+                    s.gateway.max_tokens
+                ),
+                (4096, 64, 262_144)
+            );
+            jail.set_env("KEYWAY_GATEWAY__MAX_TOKENS", "1000");
+            assert_eq!(Settings::load(None).unwrap().gateway.max_tokens, 1000);
+            jail.set_env("KEYWAY_GATEWAY__MAX_JSON_DEPTH", "500");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("gateway.max_json_depth"), "{err}");
+            jail.set_env("KEYWAY_GATEWAY__MAX_JSON_DEPTH", "32");
+            jail.set_env("KEYWAY_GATEWAY__MAX_MESSAGES", "0");
+            let err = Settings::load(None).unwrap_err();
+            assert!(err.to_string().contains("gateway.max_messages"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         Jail::expect_with(|jail| {
             jail.set_env("KEYWAY_DATABASE_URL", "postgres://u:hunter2@db/keyway");

@@ -324,6 +324,12 @@ pub struct GatewaySettings {
     pub allow_private_upstreams: bool,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Most messages (Responses input items) in one request.
+    pub max_messages: usize,
+    /// Deepest JSON nesting (objects and arrays) of a request body.
+    pub max_json_depth: usize,
+    /// Largest accepted `max_tokens` / `max_output_tokens`.
+    pub max_tokens: u32,
 }
 
 impl Default for GatewaySettings {
@@ -331,6 +337,9 @@ impl Default for GatewaySettings {
         Self {
             allow_private_upstreams: false,
             max_body_bytes: 8 * 1024 * 1024,
+            max_messages: 4096,
+            max_json_depth: 64,
+            max_tokens: 262_144,
         }
     }
 }
@@ -339,6 +348,16 @@ impl GatewaySettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.max_body_bytes < 1024 {
             return Err(invalid("gateway.max_body_bytes", "at least 1024 bytes"));
+        }
+        if self.max_messages == 0 {
+            return Err(invalid("gateway.max_messages", "at least 1"));
+        }
+        // serde_json refuses nesting past 128 on its own; a larger limit would never apply.
+        if !(2..=128).contains(&self.max_json_depth) {
+            return Err(invalid("gateway.max_json_depth", "between 2 and 128"));
+        }
+        if self.max_tokens == 0 {
+            return Err(invalid("gateway.max_tokens", "at least 1"));
         }
         Ok(())
     }

@@ -2,13 +2,15 @@
 //! (OpenAI SDKs) or `x-api-key` (Anthropic SDKs); it is hashed and looked up through an
 //! in-process cache, so the database is off the hot path.
 //!
-//! Cached policies live [`POLICY_TTL`]: a revocation or change reaches every gateway process
-//! within that time. When the database cannot answer, a policy fetched within [`STALE_LIMIT`]
+//! A revocation or change reaches every gateway process through the invalidation channel
+//! ([`keyway_store::invalidation`]) within milliseconds; cached policies also expire after
+//! [`POLICY_TTL`], the backstop should a message be lost. When the database cannot answer, a policy fetched within [`STALE_LIMIT`]
 //! keeps serving, so keys keep working through a short outage; a key seen revoked never does,
 //! since its cached policy says so.
 
 use crate::error::GatewayError;
 use actix_web::HttpRequest;
+use keyway_store::invalidation::Change;
 use keyway_store::virtual_keys::{KeyPolicy, KeyStatus, hash_key};
 use keyway_store::{Database, StoreError};
 use moka::sync::Cache;
@@ -42,8 +44,26 @@ impl KeyAuth {
         let cache = Cache::builder()
             .max_capacity(CACHE_CAPACITY)
             .time_to_live(STALE_LIMIT)
+            .support_invalidation_closures()
             .build();
         Self { db, cache }
+    }
+
+    /// Drops cached policies `change` affects, so the next request reads the store.
+    pub fn evict(&self, change: &Change) {
+        match change {
+            Change::Key(hash) => self.cache.invalidate(hash),
+            Change::Org(org) => {
+                let org = *org;
+                let dropped = self.cache.invalidate_entries_if(move |_, cached| {
+                    cached.policy.as_ref().is_some_and(|p| p.org_id == org)
+                });
+                if dropped.is_err() {
+                    self.cache.invalidate_all();
+                }
+            }
+            Change::All => self.cache.invalidate_all(),
+        }
     }
 
     /// The caller's policy, or the 401/403 to answer.

@@ -1,9 +1,11 @@
-//! Chat surfaces: `POST /v1/chat/completions` (OpenAI) and `POST /v1/messages` (Anthropic).
-//! Either surface reaches any provider: the body is parsed into the canonical request, sent in
-//! the upstream's own format, and the answer (or each stream event) is translated back.
+//! Generation surfaces: `POST /v1/chat/completions`, `/v1/completions` and `/v1/responses`
+//! (OpenAI) and `POST /v1/messages` (Anthropic). Each reaches any provider: the body is parsed
+//! into the canonical request, sent in the upstream's own format, and the answer (or each
+//! stream event) is translated back into the caller's format.
 
 use crate::GatewayState;
 use crate::error::{GatewayError, Surface};
+use crate::prices::OrgPrices;
 use crate::record::Recorder;
 use crate::targets::Target;
 use crate::upstream::{IdleTimeoutBody, UpstreamError};
@@ -12,9 +14,10 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use keyway_analytics::RequestEvent;
-use keyway_domain::Usd;
 use keyway_providers::canonical::Usage;
-use keyway_providers::{ChatRequest, Format, StreamEvent, StreamReader, StreamWriter};
+use keyway_providers::{
+    ChatRequest, ChatResponse, Format, StreamEvent, StreamReader, StreamWriter,
+};
 use std::time::{Duration, Instant};
 
 /// Longest wait for upstream response headers (a non-streamed answer arrives whole).
@@ -30,7 +33,7 @@ pub async fn chat_completions(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
-    chat(Surface::OpenAi, &req, &body, &state).await
+    serve(Api::Chat, &req, &body, &state).await
 }
 
 /// `POST /v1/messages`.
@@ -39,31 +42,170 @@ pub async fn messages(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
-    chat(Surface::Anthropic, &req, &body, &state).await
+    serve(Api::Messages, &req, &body, &state).await
+}
+
+/// `POST /v1/completions` (legacy OpenAI Completions).
+pub async fn completions(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<GatewayState>,
+) -> HttpResponse {
+    serve(Api::Completions, &req, &body, &state).await
+}
+
+/// `POST /v1/responses` (OpenAI Responses).
+pub async fn responses(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<GatewayState>,
+) -> HttpResponse {
+    serve(Api::Responses, &req, &body, &state).await
 }
 
 impl Surface {
-    fn format(self) -> Format {
+    pub(crate) fn format(self) -> Format {
         match self {
             Surface::OpenAi => Format::OpenAi,
             Surface::Anthropic => Format::Anthropic,
         }
     }
+}
 
-    fn name(self) -> &'static str {
+/// The generation endpoint a request came in on: decides how the body is read, how the answer
+/// is written and the error shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI Chat Completions.
+    Chat,
+    /// Anthropic Messages.
+    Messages,
+    /// OpenAI legacy Completions.
+    Completions,
+    /// OpenAI Responses.
+    Responses,
+}
+
+impl Api {
+    /// The error shape of this endpoint.
+    pub fn surface(self) -> Surface {
         match self {
-            Surface::OpenAi => "openai.chat",
-            Surface::Anthropic => "anthropic.messages",
+            Api::Messages => Surface::Anthropic,
+            Api::Chat | Api::Completions | Api::Responses => Surface::OpenAi,
+        }
+    }
+
+    /// The `surface` recorded in request events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Chat => "openai.chat",
+            Api::Messages => "anthropic.messages",
+            Api::Completions => "openai.completions",
+            Api::Responses => "openai.responses",
+        }
+    }
+
+    /// The body field that holds the conversation.
+    pub fn messages_param(self) -> &'static str {
+        match self {
+            Api::Chat | Api::Messages => "messages",
+            Api::Completions => "prompt",
+            Api::Responses => "input",
+        }
+    }
+
+    /// The body field that limits output tokens.
+    pub fn max_tokens_param(self) -> &'static str {
+        match self {
+            Api::Responses => "max_output_tokens",
+            _ => "max_tokens",
+        }
+    }
+
+    fn parse(self, body: &[u8], request_id: &str) -> Result<Parsed, GatewayError> {
+        let one = |r: Result<ChatRequest, keyway_providers::TranslateError>| {
+            r.map(|request| Parsed {
+                requests: vec![request],
+                echo: None,
+            })
+            .map_err(|e| GatewayError::translate(&e))
+        };
+        match self {
+            Api::Chat => one(keyway_providers::openai::parse_request(body)),
+            Api::Messages => one(keyway_providers::anthropic::parse_request(body)),
+            Api::Completions => Ok(Parsed {
+                requests: crate::completions::parse_request(body)?,
+                echo: None,
+            }),
+            Api::Responses => {
+                let (request, echo) = crate::responses::parse_request(body, request_id)?;
+                Ok(Parsed {
+                    requests: vec![request],
+                    echo: Some(echo),
+                })
+            }
+        }
+    }
+
+    fn build_response(
+        self,
+        answer: &ChatResponse,
+        echo: Option<&crate::responses::Echo>,
+    ) -> Result<Bytes, GatewayError> {
+        match self {
+            Api::Chat => keyway_providers::openai::build_response(answer)
+                .map_err(|e| GatewayError::translate(&e)),
+            Api::Messages => keyway_providers::anthropic::build_response(answer)
+                .map_err(|e| GatewayError::translate(&e)),
+            Api::Completions => crate::completions::build_response(answer),
+            Api::Responses => {
+                crate::responses::build_response(answer, &echo.cloned().unwrap_or_default())
+            }
+        }
+    }
+
+    fn writer(self, include_usage: bool, echo: Option<crate::responses::Echo>) -> ClientWriter {
+        match self {
+            Api::Chat => ClientWriter::Provider(StreamWriter::new(Format::OpenAi, include_usage)),
+            Api::Messages => {
+                ClientWriter::Provider(StreamWriter::new(Format::Anthropic, include_usage))
+            }
+            Api::Completions => ClientWriter::Completions(
+                crate::completions::CompletionsStreamWriter::new(include_usage),
+            ),
+            Api::Responses => ClientWriter::Responses(Box::new(
+                crate::responses::ResponsesStreamWriter::new(echo.unwrap_or_default()),
+            )),
         }
     }
 }
 
-async fn chat(
-    surface: Surface,
-    req: &HttpRequest,
-    body: &[u8],
-    state: &GatewayState,
-) -> HttpResponse {
+/// A parsed body: one canonical request (several for a multi-prompt Completions call) and, for
+/// Responses, what the answer echoes back.
+struct Parsed {
+    requests: Vec<ChatRequest>,
+    echo: Option<crate::responses::Echo>,
+}
+
+/// Writes canonical stream events in the client's format.
+enum ClientWriter {
+    Provider(StreamWriter),
+    Completions(crate::completions::CompletionsStreamWriter),
+    Responses(Box<crate::responses::ResponsesStreamWriter>),
+}
+
+impl ClientWriter {
+    fn write(&mut self, event: &StreamEvent) -> Result<Bytes, keyway_providers::TranslateError> {
+        match self {
+            ClientWriter::Provider(w) => w.write(event),
+            ClientWriter::Completions(w) => Ok(w.write(event)),
+            ClientWriter::Responses(w) => Ok(w.write(event)),
+        }
+    }
+}
+
+async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -> HttpResponse {
+    let surface = api.surface();
     let started = Instant::now();
     let request_id = uuid::Uuid::now_v7().to_string();
     let reply = |err: GatewayError| {
@@ -76,53 +218,51 @@ async fn chat(
         Err(e) => return reply(e),
     };
     // Recorded from here on: every authenticated request leaves an event, bad input included.
-    let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), surface.name(), "");
+    let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), api.name(), "");
     event.key_id = Some(policy.key_id.to_string());
     event.team_id = policy.team_id.map(|t| t.to_string());
-    let mut recorder = Recorder::new(state.events.clone(), event, started);
-    let parsed = match surface {
-        Surface::OpenAi => keyway_providers::openai::parse_request(body),
-        Surface::Anthropic => keyway_providers::anthropic::parse_request(body),
-    };
-    let mut request = match parsed {
-        Ok(request) => request,
-        Err(e) => {
-            let err = GatewayError::translate(&e);
-            recorder.finish(err.status().as_u16(), Some(err.code()));
-            return reply(err);
-        }
-    };
-    if request.messages.is_empty() {
-        let err = GatewayError::bad_request(
-            "`messages` must contain at least one message.",
-            Some("messages"),
-        );
-        recorder.finish(err.status().as_u16(), Some(err.code()));
-        return reply(err);
-    }
-    let event = recorder.event();
-    event.requested_model.clone_from(&request.model);
-    event.end_user_id.clone_from(&request.user);
-    event.stream = request.stream;
-    event.set_metadata(
-        request
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-
+    let recorder = Recorder::new(state.events.clone(), event, started);
     let fail = |recorder: Recorder, err: GatewayError| {
         recorder.finish(err.status().as_u16(), Some(err.code()));
         reply(err)
     };
-    if !policy.allows_model(&request.model) {
+    let parsed = state
+        .limits
+        .check_body(body)
+        .and_then(|()| api.parse(body, &request_id));
+    let Parsed { mut requests, echo } = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return fail(recorder, e),
+    };
+    if let Err(e) = requests
+        .iter()
+        .try_for_each(|r| state.limits.check_request(api, r))
+    {
+        return fail(recorder, e);
+    }
+    let Some(first) = requests.first() else {
+        let err = GatewayError::bad_request(
+            format!("`{}` must not be empty.", api.messages_param()),
+            Some(api.messages_param()),
+        );
+        return fail(recorder, err);
+    };
+    let mut recorder = recorder;
+    let event = recorder.event();
+    event.requested_model.clone_from(&first.model);
+    event.end_user_id.clone_from(&first.user);
+    event.stream = first.stream;
+    event.set_metadata(first.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (model, stream, stream_usage) = (first.model.clone(), first.stream, first.stream_usage);
+
+    if !policy.allows_model(&model) {
         let err = GatewayError::forbidden(
             "model_not_allowed",
-            format!("This key may not use model `{}`.", request.model),
+            format!("This key may not use model `{model}`."),
         );
         return fail(recorder, err);
     }
-    let target = match state.targets.resolve(policy.org_id, &request.model).await {
+    let target = match state.targets.resolve(policy.org_id, &model).await {
         Ok(target) => target,
         Err(e) => return fail(recorder, e),
     };
@@ -131,63 +271,70 @@ async fn chat(
     }
     recorder.event().provider = Some(target.kind.as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
-    request.model.clone_from(&target.model);
+    for request in &mut requests {
+        request.model.clone_from(&target.model);
+    }
+    let prices = state.prices.for_org(policy.org_id).await;
 
-    let response = match send(state, &target, &request, &mut recorder).await {
-        Ok(response) => response,
-        Err(e) => return fail(recorder, e),
-    };
-    let status = response.status();
-    if !status.is_success() {
-        // Kept so SDK backoff honours the provider's own hint.
-        let retry_after = response.headers().get("retry-after").cloned();
-        let body = read_body(response).await.unwrap_or_default();
-        let api_error = target.format.parse_error(status.as_u16(), &body);
-        recorder.finish(status.as_u16(), Some("upstream_error"));
-        let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
-            .content_type("application/json")
-            .body(surface.format().error_body(&api_error));
-        set_header(&mut resp, "x-keyway-request-id", &request_id);
-        if let Some(value) = retry_after.and_then(|v| v.to_str().ok().map(str::to_owned)) {
-            set_header(&mut resp, "retry-after", &value);
+    recorder.upstream_sent();
+    let sent = futures_util::future::join_all(requests.iter().map(|r| send(state, &target, r)));
+    let mut answers = Vec::with_capacity(requests.len());
+    for response in sent.await {
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => return fail(recorder, e),
+        };
+        let status = response.status();
+        if !status.is_success() {
+            // Kept so SDK backoff honours the provider's own hint.
+            let retry_after = response.headers().get("retry-after").cloned();
+            let body = read_body(response).await.unwrap_or_default();
+            let api_error = target.format.parse_error(status.as_u16(), &body);
+            recorder.finish(status.as_u16(), Some("upstream_error"));
+            let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
+                .content_type("application/json")
+                .body(surface.format().error_body(&api_error));
+            set_header(&mut resp, "x-keyway-request-id", &request_id);
+            if let Some(value) = retry_after.and_then(|v| v.to_str().ok().map(str::to_owned)) {
+                set_header(&mut resp, "retry-after", &value);
+            }
+            return resp;
         }
-        return resp;
+        answers.push(response);
     }
 
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
-    if request.stream {
-        let stream = relay_stream(
-            response,
-            surface,
-            target,
-            request.stream_usage,
-            recorder,
-            request_id,
-        );
+    if stream && let Some(response) = answers.pop() {
+        let writer = api.writer(stream_usage, echo);
+        let stream = relay_stream(response, writer, target, prices, recorder, request_id);
         return builder
             .content_type("text/event-stream")
             .insert_header(("cache-control", "no-cache"))
             .streaming(stream);
     }
-    let answer = match read_body(response).await {
-        Ok(body) => target
-            .format
-            .parse_response(&body)
-            .map_err(|e| GatewayError::translate(&e)),
-        Err(e) => Err(e),
-    };
-    let mut answer = match answer {
-        Ok(answer) => answer,
-        Err(e) => return fail(recorder, e),
-    };
+    let mut parsed = Vec::with_capacity(answers.len());
+    for response in answers {
+        let answer = match read_body(response).await {
+            Ok(body) => target
+                .format
+                .parse_response(&body)
+                .map_err(|e| GatewayError::translate(&e)),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(answer) => parsed.push(answer),
+            Err(e) => return fail(recorder, e),
+        }
+    }
+    let mut answer = crate::completions::merge(parsed);
     // Some formats (Bedrock, Cohere) do not name the model, Bedrock not even an id.
     fill_identity(&mut answer.id, &mut answer.model, &request_id, &target);
     let usage = answer.usage.unwrap_or_default();
     recorder.usage(&usage);
-    let cost = cost(&target, &usage);
+    let cost = prices.cost(&target, &usage);
     recorder.event().cost_nano_usd = cost.nanos();
-    match surface.format().build_response(&answer) {
+    match api.build_response(&answer, echo.as_ref()) {
         Ok(body) => {
             recorder.finish(200, None);
             builder
@@ -195,7 +342,7 @@ async fn chat(
                 .content_type("application/json")
                 .body(body)
         }
-        Err(e) => fail(recorder, GatewayError::translate(&e)),
+        Err(e) => fail(recorder, e),
     }
 }
 
@@ -204,7 +351,6 @@ async fn send(
     state: &GatewayState,
     target: &Target,
     request: &ChatRequest,
-    recorder: &mut Recorder,
 ) -> Result<reqwest::Response, GatewayError> {
     let body = match target.format {
         Format::OpenAi => keyway_providers::openai::build_request(request, target.dialect),
@@ -223,7 +369,6 @@ async fn send(
         )
         .header("content-type", "application/json")
         .body(body);
-    recorder.upstream_sent();
     state
         .upstream
         .send(builder, HEADER_TIMEOUT)
@@ -292,13 +437,6 @@ fn fill_identity(id: &mut String, model: &mut String, request_id: &str, target: 
     }
 }
 
-/// Price of `usage` on `target`; unknown models cost zero (and are visible as such).
-pub(crate) fn cost(target: &Target, usage: &Usage) -> Usd {
-    keyway_providers::PriceCatalog::builtin()
-        .cost(target.kind.as_str(), &target.model, usage)
-        .unwrap_or(Usd::ZERO)
-}
-
 pub(crate) fn headers(builder: &mut HttpResponseBuilder, request_id: &str, target: &Target) {
     builder
         .insert_header(("x-keyway-request-id", request_id))
@@ -327,9 +465,10 @@ pub(crate) fn status_code(status: u16) -> StatusCode {
 struct Relay {
     body: IdleTimeoutBody,
     reader: StreamReader,
-    writer: StreamWriter,
+    writer: ClientWriter,
     recorder: Option<Recorder>,
     target: Target,
+    prices: OrgPrices,
     usage: Usage,
     outcome: Option<Outcome>,
     request_id: String,
@@ -344,9 +483,9 @@ enum Outcome {
 /// or stalled upstream ends with an explicit error event, never a fake stop.
 fn relay_stream(
     response: reqwest::Response,
-    surface: Surface,
+    writer: ClientWriter,
     target: Target,
-    include_usage: bool,
+    prices: OrgPrices,
     recorder: Recorder,
     request_id: String,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
@@ -354,9 +493,10 @@ fn relay_stream(
         request_id,
         body: IdleTimeoutBody::new(response, IDLE_TIMEOUT),
         reader: StreamReader::new(target.format),
-        writer: StreamWriter::new(surface.format(), include_usage),
+        writer,
         recorder: Some(recorder),
         target,
+        prices,
         usage: Usage::default(),
         outcome: None,
     };
@@ -440,7 +580,7 @@ impl Relay {
             return;
         };
         recorder.usage(&self.usage);
-        recorder.event().cost_nano_usd = cost(&self.target, &self.usage).nanos();
+        recorder.event().cost_nano_usd = self.prices.cost(&self.target, &self.usage).nanos();
         match self.outcome {
             Some(Outcome::Failed(class)) => recorder.finish(502, Some(class)),
             _ => recorder.finish(200, None),

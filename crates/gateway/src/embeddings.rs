@@ -6,7 +6,7 @@
 
 use crate::GatewayState;
 use crate::chat::{
-    cost, headers, provider_not_allowed, read_body, set_header, status_code, upstream_failure,
+    headers, provider_not_allowed, read_body, set_header, status_code, upstream_failure,
 };
 use crate::error::{GatewayError, Surface};
 use crate::record::Recorder;
@@ -138,7 +138,11 @@ pub async fn embeddings(
         ..Usage::default()
     };
     recorder.usage(&usage);
-    let cost = cost(&target, &usage);
+    let cost = state
+        .prices
+        .for_org(policy.org_id)
+        .await
+        .cost(&target, &usage);
     recorder.event().cost_nano_usd = cost.nanos();
     recorder.finish(200, None);
     let mut builder = HttpResponse::Ok();

@@ -50,6 +50,14 @@ impl GatewayError {
         }
     }
 
+    /// A request over one of the configured input limits (400, code `input_limit_exceeded`).
+    pub fn limit(message: impl Into<String>, param: Option<&str>) -> Self {
+        Self {
+            param: param.map(str::to_owned),
+            ..Self::new(StatusCode::BAD_REQUEST, "input_limit_exceeded", message)
+        }
+    }
+
     /// Unknown model or route (404).
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)

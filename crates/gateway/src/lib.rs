@@ -5,28 +5,36 @@
 //!
 //! 1. Request id (`x-keyway-request-id`), body-size limit (the server's `PayloadConfig`),
 //!    TCP_NODELAY and header/idle timeouts (the server's listener settings).
-//! 2. Authentication of the virtual key through an in-process cache ([`auth`]).
-//! 3. Parsing the body for its surface into the canonical request; unknown fields (including
-//!    any attempt to name upstream URLs, keys or headers) are refused ([`chat`]).
+//! 2. Authentication of the virtual key through an in-process cache ([`auth`]), kept fresh by
+//!    the control plane's invalidation messages ([`GatewayState::listen_for_changes`]).
+//! 3. Input limits (nesting depth, message count, max tokens: [`limits`]), then parsing the
+//!    body for its surface into the canonical request; unknown fields (including any attempt
+//!    to name upstream URLs, keys or headers) are refused ([`chat`], [`completions`],
+//!    [`responses`]).
 //! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.
-//! 10. One request event per request to the analytics sink, never blocking ([`record`]).
+//! 10. Cost from the org's prices (catalog plus overrides, cached: [`prices`]); one request
+//!     event per request to the analytics sink, never blocking ([`record`]).
 //! 11. Response headers `x-keyway-request-id`, `-provider`, `-model`, `-cache`, `-retries`,
 //!     `-fallback-index`, `-cost-usd`.
 
 pub mod auth;
 pub mod chat;
+pub mod completions;
 pub mod embeddings;
 pub mod error;
+pub mod limits;
 pub mod models;
+pub mod prices;
 pub mod record;
+pub mod responses;
 pub mod targets;
 pub mod upstream;
 
 use actix_web::{HttpResponse, web};
 use keyway_analytics::EventSink;
-use keyway_store::{Database, MasterKey};
+use keyway_store::{Database, Kv, MasterKey};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -40,6 +48,12 @@ pub struct GatewayState {
     pub upstream: upstream::UpstreamClient,
     /// Where request events go.
     pub events: EventSink,
+    /// Per-org prices (catalog plus overrides).
+    pub prices: prices::Prices,
+    /// Input limits (messages, nesting, max tokens).
+    pub limits: limits::InputLimits,
+    /// The cache-invalidation subscription, once [`GatewayState::listen_for_changes`] ran.
+    invalidations: Option<keyway_store::invalidation::Listener>,
 }
 
 impl GatewayState {
@@ -56,10 +70,35 @@ impl GatewayState {
         };
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
+            prices: prices::Prices::new(db.clone()),
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
+            limits: limits::InputLimits::default(),
+            invalidations: None,
         })
+    }
+
+    /// Subscribes to the control plane's change messages on `kv` (Redis pub/sub, or the
+    /// in-process bus), evicting cached key policies and credentials as they change.
+    pub async fn listen_for_changes(&mut self, kv: &Kv) {
+        let auth = self.auth.clone();
+        let targets = self.targets.clone();
+        let prices = self.prices.clone();
+        let listener = keyway_store::invalidation::listen(kv, move |change| {
+            auth.evict(&change);
+            targets.evict(&change);
+            prices.evict(&change);
+        })
+        .await;
+        self.invalidations = Some(listener);
+    }
+
+    /// Replaces the default input limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: limits::InputLimits) -> Self {
+        self.limits = limits;
+        self
     }
 }
 
@@ -69,6 +108,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/v1")
             .route("/chat/completions", web::post().to(chat::chat_completions))
             .route("/messages", web::post().to(chat::messages))
+            .route("/completions", web::post().to(chat::completions))
+            .route("/responses", web::post().to(chat::responses))
             .route("/embeddings", web::post().to(embeddings::embeddings))
             .route("/models", web::get().to(models::list))
             .default_service(web::to(unknown_route)),

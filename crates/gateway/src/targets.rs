@@ -87,16 +87,42 @@ impl Targets {
         let cache = Cache::builder()
             .max_capacity(50_000)
             .time_to_live(CREDENTIAL_TTL)
+            .support_invalidation_closures()
             .build();
         let aliases = Cache::builder()
             .max_capacity(50_000)
             .time_to_live(CREDENTIAL_TTL)
+            .support_invalidation_closures()
             .build();
         Self {
             db,
             master_key,
             cache,
             aliases,
+        }
+    }
+
+    /// Drops cached credentials and aliases of the organization `change` names (all of them
+    /// for [`Change::All`]); key changes do not affect them.
+    pub fn evict(&self, change: &keyway_store::invalidation::Change) {
+        use keyway_store::invalidation::Change;
+        match change {
+            Change::Key(_) => {}
+            Change::Org(org) => {
+                let org = *org;
+                let a = self.cache.invalidate_entries_if(move |(o, _), _| *o == org);
+                let b = self
+                    .aliases
+                    .invalidate_entries_if(move |(o, _), _| *o == org);
+                if a.is_err() || b.is_err() {
+                    self.cache.invalidate_all();
+                    self.aliases.invalidate_all();
+                }
+            }
+            Change::All => {
+                self.cache.invalidate_all();
+                self.aliases.invalidate_all();
+            }
         }
     }
 

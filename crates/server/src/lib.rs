@@ -127,12 +127,21 @@ impl Application {
         let gateway = match gateway_listener {
             Some(listener) => {
                 let state = web::Data::new(services.clone());
-                let gateway = web::Data::new(keyway_gateway::GatewayState::new(
+                let mut gateway = keyway_gateway::GatewayState::new(
                     services.db.clone(),
                     services.master_key.clone(),
                     services.events.clone(),
                     settings.gateway.allow_private_upstreams,
-                )?);
+                )?
+                .with_limits(keyway_gateway::limits::InputLimits {
+                    max_messages: settings.gateway.max_messages,
+                    max_json_depth: settings.gateway.max_json_depth,
+                    max_tokens: settings.gateway.max_tokens,
+                });
+                // Revocations and other changes published by the control plane evict cached
+                // policies here within milliseconds.
+                gateway.listen_for_changes(&services.kv).await;
+                let gateway = web::Data::new(gateway);
                 let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {
                     App::new()

@@ -26,11 +26,27 @@ pub enum Kv {
 }
 
 /// In-process state.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemoryKv {
     prefix: String,
     entries: Arc<Mutex<HashMap<String, Entry>>>,
+    /// In-process pub/sub for cache invalidation ([`crate::invalidation`]).
+    pub(crate) bus: tokio::sync::broadcast::Sender<String>,
 }
+
+impl Default for MemoryKv {
+    fn default() -> Self {
+        Self {
+            prefix: String::new(),
+            entries: Arc::default(),
+            bus: tokio::sync::broadcast::channel(BUS_CAPACITY).0,
+        }
+    }
+}
+
+/// Invalidation messages an in-process subscriber may fall behind by before it is told to
+/// drop everything.
+const BUS_CAPACITY: usize = 1024;
 
 struct Entry {
     value: Vec<u8>,
@@ -47,7 +63,9 @@ impl Entry {
 #[derive(Clone)]
 pub struct RedisKv {
     prefix: String,
-    conn: ConnectionManager,
+    /// For dedicated connections (pub/sub subscriptions).
+    pub(crate) client: redis::Client,
+    pub(crate) conn: ConnectionManager,
     incr_window: Arc<redis::Script>,
 }
 
@@ -56,7 +74,7 @@ impl Kv {
     pub fn memory(prefix: &str) -> Self {
         Kv::Memory(MemoryKv {
             prefix: prefix.to_owned(),
-            entries: Arc::default(),
+            ..MemoryKv::default()
         })
     }
 
@@ -66,9 +84,10 @@ impl Kv {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Kv::Redis(RedisKv {
             prefix: prefix.to_owned(),
+            client,
             conn,
             incr_window: Arc::new(redis::Script::new(INCR_WINDOW)),
         }))
@@ -91,7 +110,7 @@ impl Kv {
         }
     }
 
-    fn full_key(&self, key: &str) -> String {
+    pub(crate) fn full_key(&self, key: &str) -> String {
         let prefix = match self {
             Kv::Memory(m) => &m.prefix,
             Kv::Redis(r) => &r.prefix,

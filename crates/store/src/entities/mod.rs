@@ -6,6 +6,7 @@ pub mod invite;
 pub mod membership;
 pub mod model_alias;
 pub mod organization;
+pub mod price_override;
 pub mod provider_credential;
 pub mod refresh_token;
 pub mod session;
