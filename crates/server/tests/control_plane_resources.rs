@@ -729,7 +729,8 @@ async fn virtual_keys_through_the_gateway(app: TestApp) {
     let third = rotated["key"].as_str().unwrap().to_owned();
     assert_eq!(chat(third.clone(), "mock/echo").await, 200);
 
-    // Revocation reaches the gateway within its cache bound.
+    // Revocation reaches the gateway at once (the control plane notifies every gateway process;
+    // the 5 s cache TTL is only the backstop).
     let (status, revoked) = call(
         &app,
         &member,
@@ -746,10 +747,10 @@ async fn virtual_keys_through_the_gateway(app: TestApp) {
             break;
         }
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(8),
-            "revoked key still accepted"
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "revoked key still accepted after 1 s"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
     // Bad input is explained; a team from another org is refused.

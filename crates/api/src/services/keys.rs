@@ -95,6 +95,7 @@ pub async fn update(
         json!({"before": summary(&before), "after": summary(&after)}),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(after)
 }
 
@@ -124,6 +125,7 @@ pub async fn rotate(
         json!({"prefix": key.prefix, "grace_period_secs": grace}),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok((key, secret))
 }
 
@@ -143,6 +145,7 @@ pub async fn revoke(
         json!({"name": key.name, "prefix": key.prefix}),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(key)
 }
 
@@ -159,5 +162,6 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: VirtualKeyId) -> Result<
         json!({"name": key.name, "prefix": key.prefix}),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(())
 }

@@ -63,6 +63,16 @@ impl OrgCtx {
         }
     }
 
+    /// Tells every gateway process to drop what it cached of this organization (key policies,
+    /// credentials, prices), so a change applies within moments rather than at the cache's TTL,
+    /// which remains the backstop when the notification cannot be sent.
+    pub async fn notify_gateways(&self, state: &ApiState) {
+        if let Err(e) = keyway_store::invalidation::publish_org_change(&state.kv, self.org_id).await
+        {
+            tracing::warn!(org = %self.org_id, error = %e, "could not notify gateways; caches expire on their own");
+        }
+    }
+
     /// Records a mutation in the audit log. The summary must not hold secrets.
     pub async fn audit(
         &self,

@@ -125,6 +125,7 @@ pub async fn update(
         }),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(after)
 }
 
@@ -134,5 +135,6 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx) -> Result<(), ApiError> {
     // The audit log goes with the organization; the server log keeps the fact.
     tracing::info!(org = %ctx.org_id, actor = %ctx.caller.user.id, "organization deleted");
     state.db.delete_org(ctx.org_id).await?;
+    ctx.notify_gateways(state).await;
     Ok(())
 }

@@ -118,6 +118,7 @@ pub async fn create(
         summary(&created),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(created)
 }
 
@@ -152,6 +153,7 @@ pub async fn update(
         json!({"before": summary(&before), "after": summary(&after)}),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(after)
 }
 
@@ -162,5 +164,6 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: CredentialId) -> Result<
     state.db.delete_credential(ctx.org_id, id).await?;
     ctx.audit(state, "provider.delete", "provider", id, summary(&before))
         .await?;
+    ctx.notify_gateways(state).await;
     Ok(())
 }

@@ -85,6 +85,7 @@ pub async fn update(
         }),
     )
     .await?;
+    ctx.notify_gateways(state).await;
     Ok(after)
 }
 
@@ -95,6 +96,7 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: TeamId) -> Result<(), Ap
     state.db.delete_team(ctx.org_id, id).await?;
     ctx.audit(state, "team.delete", "team", id, json!({"name": team.name}))
         .await?;
+    ctx.notify_gateways(state).await;
     Ok(())
 }
 
