@@ -276,7 +276,7 @@ impl ClickHouseStore {
     /// Headline numbers of `org_id` for `filter` (raw table: exact percentiles).
     pub async fn summary(&self, org_id: &str, filter: &Filter) -> Result<Summary, AnalyticsError> {
         let f = Resolved::new(filter)?;
-        let sql = queries::with_filters(queries::SUMMARY);
+        let sql = filtered(queries::SUMMARY, &f);
         let row: SummaryRow = bind_filter(self.inner.client.query(&sql), org_id, &f)
             .fetch_one()
             .await?;
@@ -307,11 +307,11 @@ impl ClickHouseStore {
         let rollup = self.use_rollup(&f, bucket != Bucket::Minute, source)?;
         let width = bucket.width_ms();
         let rows: Vec<BucketRow> = if rollup {
-            let sql = queries::with_filters(queries::TIMESERIES_ROLLUP);
+            let sql = filtered(queries::TIMESERIES_ROLLUP, &f);
             let q = self.inner.client.query(&sql).bind(width).bind(width);
             bind_rollup_filter(q, org_id, &f).fetch_all().await?
         } else {
-            let sql = queries::with_filters(queries::TIMESERIES);
+            let sql = filtered(queries::TIMESERIES, &f);
             let q = self.inner.client.query(&sql).bind(width).bind(width);
             bind_filter(q, org_id, &f).fetch_all().await?
         };
@@ -349,7 +349,7 @@ impl ClickHouseStore {
         let rollup = self.use_rollup(&f, rollup_column.is_some(), source)?;
         let rows: Vec<GroupRow> = match rollup_column.filter(|_| rollup) {
             Some(column) => {
-                let sql = queries::with_filters(queries::BREAKDOWN_ROLLUP)
+                let sql = filtered(queries::BREAKDOWN_ROLLUP, &f)
                     .replace(queries::DIMENSION_PLACEHOLDER, column);
                 bind_rollup_filter(self.inner.client.query(&sql), org_id, &f)
                     .bind(limit)
@@ -357,7 +357,7 @@ impl ClickHouseStore {
                     .await?
             }
             None => {
-                let sql = queries::with_filters(queries::BREAKDOWN).replace(
+                let sql = filtered(queries::BREAKDOWN, &f).replace(
                     queries::DIMENSION_PLACEHOLDER,
                     queries::raw_dimension(dimension),
                 );
@@ -393,7 +393,7 @@ impl ClickHouseStore {
     ) -> Result<RollupQuantiles, AnalyticsError> {
         let f = Resolved::new(filter)?;
         self.use_rollup(&f, true, Source::Rollup)?;
-        let sql = queries::with_filters(queries::ROLLUP_QUANTILES);
+        let sql = filtered(queries::ROLLUP_QUANTILES, &f);
         Ok(
             bind_rollup_filter(self.inner.client.query(&sql), org_id, &f)
                 .fetch_one()
@@ -412,19 +412,14 @@ impl ClickHouseStore {
         let f = Resolved::new(filter)?;
         let limit = query::page_size(limit);
         let cursor = cursor.map(Cursor::decode).transpose()?;
-        let (has, ts, id) = match &cursor {
-            Some(c) => (1u8, c.ts_ms, c.request_id.as_str()),
-            None => (0, 0, ""),
-        };
-        let sql = queries::with_filters(queries::LOGS);
-        let rows: Vec<RequestEvent> = bind_filter(self.inner.client.query(&sql), org_id, &f)
-            .bind(has)
-            .bind(ts)
-            .bind(ts)
-            .bind(id)
-            .bind(limit + 1)
-            .fetch_all()
-            .await?;
+        let sql = queries::select_lines(&queries::with_filters(queries::LOGS), |tag| {
+            f.enabled(tag) || (tag == "cursor" && cursor.is_some())
+        });
+        let mut q = bind_filter(self.inner.client.query(&sql).bind(org_id), org_id, &f);
+        if let Some(c) = &cursor {
+            q = q.bind(c.ts_ms).bind(c.ts_ms).bind(c.request_id.as_str());
+        }
+        let rows: Vec<RequestEvent> = q.bind(limit + 1).bind(limit + 1).fetch_all().await?;
         Ok(query::page(rows, limit))
     }
 
@@ -438,8 +433,8 @@ impl ClickHouseStore {
             .inner
             .client
             .query(queries::REQUEST_DETAIL)
-            .bind(org_id)
             .bind(request_id)
+            .bind(org_id)
             .fetch_optional()
             .await?)
     }
@@ -501,14 +496,12 @@ impl ClickHouseStore {
     }
 }
 
-fn flag(value: &Option<String>) -> (u8, &str) {
-    match value {
-        Some(v) => (1, v.as_str()),
-        None => (0, ""),
-    }
+/// `sql` with its filter fragments inlined, keeping only the conditions `f` sets.
+fn filtered(sql: &str, f: &Resolved) -> String {
+    queries::select_lines(&queries::with_filters(sql), |tag| f.enabled(tag))
 }
 
-/// Binds `queries/filter.sql`, in its placeholder order.
+/// Binds `queries/filter.sql` as [`filtered`] kept it, in placeholder order.
 fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
     q = q
         .bind(org_id)
@@ -516,9 +509,17 @@ fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
         .bind(f.to_ms)
         .bind(f.from_ms)
         .bind(f.to_ms);
-    for value in [&f.model, &f.provider, &f.key_id, &f.team_id, &f.end_user_id] {
-        let (has, v) = flag(value);
-        q = q.bind(has).bind(v);
+    for value in [&f.model, &f.provider, &f.key_id, &f.team_id, &f.end_user_id]
+        .into_iter()
+        .flatten()
+    {
+        q = q.bind(value.as_str());
+    }
+    if f.has_status {
+        q = q.bind(f.status.0).bind(f.status.1);
+    }
+    if f.metadata.is_empty() {
+        return q;
     }
     // `<byte length of key>:<key><value>`, as `filter.sql` encodes each stored pair.
     let pairs: Vec<String> = f
@@ -526,15 +527,17 @@ fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
         .iter()
         .map(|(k, v)| format!("{}:{k}{v}", k.len()))
         .collect();
-    q.bind(f.status.0).bind(f.status.1).bind(pairs)
+    q.bind(pairs)
 }
 
 /// Binds `queries/rollup_filter.sql`, in its placeholder order.
 fn bind_rollup_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
     q = q.bind(org_id).bind(f.from_ms).bind(f.to_ms);
-    for value in [&f.model, &f.provider, &f.key_id, &f.team_id] {
-        let (has, v) = flag(value);
-        q = q.bind(has).bind(v);
+    for value in [&f.model, &f.provider, &f.key_id, &f.team_id]
+        .into_iter()
+        .flatten()
+    {
+        q = q.bind(value.as_str());
     }
     q
 }

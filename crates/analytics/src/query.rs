@@ -290,6 +290,20 @@ impl Resolved {
         })
     }
 
+    /// Whether the optional condition `tag` of the filter fragments (`-- if <tag>`) is set.
+    pub(crate) fn enabled(&self, tag: &str) -> bool {
+        match tag {
+            "model" => self.model.is_some(),
+            "provider" => self.provider.is_some(),
+            "key" => self.key_id.is_some(),
+            "team" => self.team_id.is_some(),
+            "end_user" => self.end_user_id.is_some(),
+            "status" => self.has_status,
+            "metadata" => !self.metadata.is_empty(),
+            _ => false,
+        }
+    }
+
     /// Whether the hourly rollup answers this filter exactly: only rollup dimensions, and a
     /// range made of whole hours.
     pub(crate) fn rollup_eligible(&self) -> bool {
