@@ -315,6 +315,16 @@ def test_query_api_statements_run_and_return_the_types_rust_decodes(engine):
     assert int(got[7]) == len(ttft)
     assert got[8] == [ttft[int(q * len(ttft))] for q in (0.5, 0.95)]
 
+    # The split summary (counters from the rollup, exact percentiles from raw) agrees with it.
+    sql, values = rollup_filtered("summary_rollup.sql", org="org-q")
+    types, counters = engine.fetch(bind(sql, *values))
+    assert types == TOTALS_TYPES[:6]
+    assert normalise(counters[0]) == normalise(out[0][:6])
+    sql, values = filtered("percentiles.sql", org="org-q")
+    types, pct = engine.fetch(bind(sql, *values))
+    assert types == ["UInt64", "Array(UInt32)", "UInt64", "Array(UInt32)"]
+    assert normalise(pct[0]) == [normalise(out[0])[0]] + normalise(out[0])[6:]
+
     # Every optional condition, alone and together, selects what the definition says.
     full = [r for r in rows if r["team_id"] is not None]
     cases = [

@@ -43,6 +43,24 @@ struct SummaryRow {
 }
 
 #[derive(clickhouse::Row, Deserialize)]
+struct CountersRow {
+    requests: u64,
+    errors: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: i64,
+    cache_hits: u64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct PercentilesRow {
+    requests: u64,
+    latency: Vec<u32>,
+    ttft_count: u64,
+    ttft: Vec<u32>,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
 struct BucketRow {
     bucket_ms: i64,
     requests: u64,
@@ -273,25 +291,63 @@ impl ClickHouseStore {
             .await?)
     }
 
-    /// Headline numbers of `org_id` for `filter` (raw table: exact percentiles).
+    /// Headline numbers of `org_id` for `filter`. Percentiles are always exact (raw table),
+    /// counters come from the hourly rollup when it answers the filter exactly.
     pub async fn summary(&self, org_id: &str, filter: &Filter) -> Result<Summary, AnalyticsError> {
+        self.summary_from(org_id, filter, Source::Auto).await
+    }
+
+    /// [`ClickHouseStore::summary`] with the counters' source chosen by the caller.
+    pub async fn summary_from(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        source: Source,
+    ) -> Result<Summary, AnalyticsError> {
         let f = Resolved::new(filter)?;
-        let sql = filtered(queries::SUMMARY, &f);
-        let row: SummaryRow = bind_filter(self.inner.client.query(&sql), org_id, &f)
-            .fetch_one()
-            .await?;
+        let (counters, pct) = if self.use_rollup(&f, true, source)? {
+            let counters_sql = filtered(queries::SUMMARY_ROLLUP, &f);
+            let pct_sql = filtered(queries::PERCENTILES, &f);
+            let (counters, pct) = tokio::try_join!(
+                bind_rollup_filter(self.inner.client.query(&counters_sql), org_id, &f)
+                    .fetch_one::<CountersRow>(),
+                bind_filter(self.inner.client.query(&pct_sql), org_id, &f)
+                    .fetch_one::<PercentilesRow>(),
+            )?;
+            (counters, pct)
+        } else {
+            let sql = filtered(queries::SUMMARY, &f);
+            let row: SummaryRow = bind_filter(self.inner.client.query(&sql), org_id, &f)
+                .fetch_one()
+                .await?;
+            let counters = CountersRow {
+                requests: row.requests,
+                errors: row.errors,
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+                cost: row.cost,
+                cache_hits: row.cache_hits,
+            };
+            let pct = PercentilesRow {
+                requests: row.requests,
+                latency: row.latency,
+                ttft_count: row.ttft_count,
+                ttft: row.ttft,
+            };
+            (counters, pct)
+        };
         let some = |n: u64, v: &[u32], i: usize| {
             if n == 0 { None } else { v.get(i).copied() }
         };
         Ok(query::summary(
-            row.requests,
-            row.errors,
-            row.input_tokens,
-            row.output_tokens,
-            row.cost,
-            row.cache_hits,
-            [0, 1, 2].map(|i| some(row.requests, &row.latency, i)),
-            [0, 1].map(|i| some(row.ttft_count, &row.ttft, i)),
+            counters.requests,
+            counters.errors,
+            counters.input_tokens,
+            counters.output_tokens,
+            counters.cost,
+            counters.cache_hits,
+            [0, 1, 2].map(|i| some(pct.requests, &pct.latency, i)),
+            [0, 1].map(|i| some(pct.ttft_count, &pct.ttft, i)),
         ))
     }
 

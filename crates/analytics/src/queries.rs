@@ -55,6 +55,8 @@ pub(crate) const COUNT_BY_ORG: &str = include_str!("../clickhouse/queries/count_
 pub(crate) const RECENT_BY_ORG: &str = include_str!("../clickhouse/queries/recent_by_org.sql");
 pub(crate) const REQUEST_DETAIL: &str = include_str!("../clickhouse/queries/request_detail.sql");
 pub(crate) const SUMMARY: &str = include_str!("../clickhouse/queries/summary.sql");
+pub(crate) const SUMMARY_ROLLUP: &str = include_str!("../clickhouse/queries/summary_rollup.sql");
+pub(crate) const PERCENTILES: &str = include_str!("../clickhouse/queries/percentiles.sql");
 pub(crate) const TIMESERIES: &str = include_str!("../clickhouse/queries/timeseries.sql");
 pub(crate) const TIMESERIES_ROLLUP: &str =
     include_str!("../clickhouse/queries/timeseries_rollup.sql");
