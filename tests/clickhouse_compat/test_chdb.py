@@ -374,21 +374,30 @@ def test_query_api_statements_run_and_return_the_types_rust_decodes(engine):
     assert types == ["Array(Float64)", "Array(Float64)"]
     assert len(out[0][0]) == 3 and len(out[0][1]) == 2
 
-    # Logs: keyset pages, bodies left out.
+    # Logs: keyset pages, bodies left out (bind order as `ClickHouseStore::logs`: the
+    # threshold subquery's filter, cursor and limit, then the outer ones).
     sql, values = filtered("logs.sql", org="org-q")
-    types, page1 = engine.fetch(bind(sql, "org-q", *values, 11, 11))
+    types, page1 = engine.fetch(bind(sql, *values, 11, *values, 11))
     assert types == EXPECTED_TYPES
     assert len(page1) == 11 and all(r[-2] is None and r[-1] is None for r in page1)
     last = page1[9]
+    ts = int(last[9])
     sql, values = filtered("logs.sql", org="org-q", cursor=True)
-    _, page2 = engine.fetch(bind(sql, "org-q", *values, int(last[9]), int(last[9]), last[0], 100, 100))
+    _, page2 = engine.fetch(bind(sql, *values, ts, 100, *values, ts, ts, last[0], 100))
     ids = [r[0] for r in page1[:10]] + [r[0] for r in page2]
     assert ids == [f"req-{i:02}" for i in reversed(range(30))]
 
     # Request detail, with bodies, org-scoped.
-    types, out = engine.fetch(bind(query_file("request_detail.sql"), "req-03", "org-q"))
+    detail = with_filters(query_file("request_detail.sql"))
+    types, out = engine.fetch(bind(detail, "req-03", "org-q"))
     assert types == EXPECTED_TYPES and len(out) == 1
-    _, out = engine.fetch(bind(query_file("request_detail.sql"), "req-20", "org-other"))
+    _, out = engine.fetch(bind(detail, "req-20", "org-other"))
+    assert out == []
+    windowed = with_filters(query_file("request_detail.sql"), {"window"})
+    ts = rows[3]["ts_ms"]
+    _, out = engine.fetch(bind(windowed, "req-03", "org-q", ts - HOUR_MS, ts + HOUR_MS))
+    assert [r[0] for r in out] == ["req-03"]
+    _, out = engine.fetch(bind(windowed, "req-03", "org-q", ts + HOUR_MS, ts + 2 * HOUR_MS))
     assert out == []
 
 

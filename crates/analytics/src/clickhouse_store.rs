@@ -468,14 +468,20 @@ impl ClickHouseStore {
         let f = Resolved::new(filter)?;
         let limit = query::page_size(limit);
         let cursor = cursor.map(Cursor::decode).transpose()?;
+        // The page's oldest time is found first from `ts_ms` alone (a top-N on one integer
+        // column), so full rows are read only for that short time range.
         let sql = queries::select_lines(&queries::with_filters(queries::LOGS), |tag| {
             f.enabled(tag) || (tag == "cursor" && cursor.is_some())
         });
-        let mut q = bind_filter(self.inner.client.query(&sql).bind(org_id), org_id, &f);
+        let mut q = bind_filter(self.inner.client.query(&sql), org_id, &f);
+        if let Some(c) = &cursor {
+            q = q.bind(c.ts_ms);
+        }
+        q = bind_filter(q.bind(limit + 1), org_id, &f);
         if let Some(c) = &cursor {
             q = q.bind(c.ts_ms).bind(c.ts_ms).bind(c.request_id.as_str());
         }
-        let rows: Vec<RequestEvent> = q.bind(limit + 1).bind(limit + 1).fetch_all().await?;
+        let rows: Vec<RequestEvent> = q.bind(limit + 1).fetch_all().await?;
         Ok(query::page(rows, limit))
     }
 
@@ -485,10 +491,28 @@ impl ClickHouseStore {
         org_id: &str,
         request_id: &str,
     ) -> Result<Option<RequestEvent>, AnalyticsError> {
+        // Gateway request ids are UUIDv7: their time bounds the search to a few granules.
+        let window = query::uuid_v7_millis(request_id)
+            .map(|ms| (ms - query::DETAIL_WINDOW_MS, ms + query::DETAIL_WINDOW_MS));
+        let sql = queries::select_lines(queries::REQUEST_DETAIL, |tag| {
+            tag == "window" && window.is_some()
+        });
+        let mut q = self.inner.client.query(&sql).bind(request_id).bind(org_id);
+        if let Some((from, to)) = window {
+            q = q.bind(from.max(0)).bind(to.min(query::FAR_FUTURE_MS));
+        }
+        if let Some(found) = q.fetch_optional::<RequestEvent>().await? {
+            return Ok(Some(found));
+        }
+        if window.is_none() {
+            return Ok(None);
+        }
+        // An id that looks like UUIDv7 but was not minted at receive time: search everything.
+        let sql = queries::select_lines(queries::REQUEST_DETAIL, |_| false);
         Ok(self
             .inner
             .client
-            .query(queries::REQUEST_DETAIL)
+            .query(&sql)
             .bind(request_id)
             .bind(org_id)
             .fetch_optional()

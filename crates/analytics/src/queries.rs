@@ -199,7 +199,9 @@ mod tests {
             "request_body, response_body",
             "CAST(NULL AS Nullable(String)), CAST(NULL AS Nullable(String))",
         );
-        assert!(LOGS.starts_with(&format!("SELECT {without_bodies}\nFROM requests\n")));
+        assert!(LOGS.contains(&format!(
+            ") AS threshold_ms\nSELECT {without_bodies}\nFROM requests\n"
+        )));
     }
 
     #[test]

@@ -315,6 +315,26 @@ impl Resolved {
     }
 }
 
+/// How far from its UUIDv7 time a request's `ts` is searched for first (request detail).
+pub(crate) const DETAIL_WINDOW_MS: i64 = 24 * HOUR_MS;
+
+/// The Unix-millisecond time inside a UUIDv7 string (the gateway's request ids), if it is one.
+pub(crate) fn uuid_v7_millis(id: &str) -> Option<i64> {
+    let b = id.as_bytes();
+    let shaped = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b[14] == b'7'
+        && id
+            .chars()
+            .filter(|&c| c != '-')
+            .all(|c| c.is_ascii_hexdigit());
+    if !shaped {
+        return None;
+    }
+    let hex = format!("{}{}", id.get(0..8)?, id.get(9..13)?);
+    i64::from_str_radix(&hex, 16).ok()
+}
+
 /// Keyset position of the last row of a page: `(ts_ms, request_id)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cursor {
@@ -601,6 +621,18 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("not a cursor!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x:y")).is_err());
+    }
+
+    #[test]
+    fn uuid_v7_time_is_read_and_other_ids_are_not() {
+        // 0x019af0e1_2a3b ms = 1764633799227.
+        assert_eq!(
+            uuid_v7_millis("019af0e1-2a3b-7c4d-8e5f-0123456789ab"),
+            Some(0x019a_f0e1_2a3b)
+        );
+        assert_eq!(uuid_v7_millis("019af0e1-2a3b-4c4d-8e5f-0123456789ab"), None);
+        assert_eq!(uuid_v7_millis("req-03"), None);
+        assert_eq!(uuid_v7_millis("019af0e1-2a3b-7c4d-8e5f-0123456789zz"), None);
     }
 
     #[test]

@@ -2,5 +2,6 @@ SELECT request_id, org_id, team_id, key_id, end_user_id, trace_id, prompt_id, pr
 FROM requests
 PREWHERE request_id = ?
 WHERE org_id = ?
+    AND ts >= toDateTime(intDiv(?, 1000), 'UTC') AND ts <= toDateTime(intDiv(?, 1000), 'UTC') -- if window
 ORDER BY ts_ms DESC
 LIMIT 1
