@@ -38,7 +38,7 @@ impl Proxy {
         let is_open = open.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
                 if !is_open.load(Ordering::SeqCst) {
