@@ -166,7 +166,10 @@ async fn spooled_bodies_are_redacted_on_disk_too() {
         assert_eq!(stats.spooled, 1);
         let mut text = String::new();
         for entry in std::fs::read_dir(dir.path())? {
-            text.push_str(&std::fs::read_to_string(entry?.path())?);
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "jsonl") {
+                text.push_str(&std::fs::read_to_string(path)?);
+            }
         }
         assert!(text.contains("[REDACTED]"), "{text}");
         assert!(!text.contains("sk-live-0123456789abcdef"));
