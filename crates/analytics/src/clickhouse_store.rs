@@ -18,6 +18,15 @@ use crate::query::{
 };
 use crate::{AnalyticsError, RequestEvent, event, redact};
 
+/// Time windows the logs list probes, newest first, before scanning the whole range.
+const LOGS_PROBES: [i64; 5] = [
+    query::HOUR_MS,
+    24 * query::HOUR_MS,
+    7 * 24 * query::HOUR_MS,
+    31 * 24 * query::HOUR_MS,
+    i64::MAX,
+];
+
 /// Which table answers a time series or breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -468,21 +477,49 @@ impl ClickHouseStore {
         let f = Resolved::new(filter)?;
         let limit = query::page_size(limit);
         let cursor = cursor.map(Cursor::decode).transpose()?;
-        // The page's oldest time is found first from `ts_ms` alone (a top-N on one integer
-        // column), so full rows are read only for that short time range.
+        // Newest first: look at the most recent hour of the remaining range, then a day, a
+        // week, a month, and only then everything. A window holding a full page holds exactly
+        // the page (it covers every remaining row newer than its start), and the primary key
+        // keeps each probe to its own time range.
+        let upper = match &cursor {
+            Some(c) => f.to_ms.min(c.ts_ms.saturating_add(1)),
+            None => f.to_ms,
+        };
+        let mut rows = Vec::new();
+        for window in LOGS_PROBES {
+            let mut probe = f.clone();
+            probe.from_ms = f.from_ms.max(upper.saturating_sub(window));
+            rows = self
+                .logs_page(org_id, &probe, cursor.as_ref(), limit + 1)
+                .await?;
+            if rows.len() > limit as usize || probe.from_ms == f.from_ms {
+                break;
+            }
+        }
+        Ok(query::page(rows, limit))
+    }
+
+    /// Up to `rows` requests newest first. The page's oldest time is found first from `ts_ms`
+    /// alone (a top-N on one integer column), so full rows are read only for that range.
+    async fn logs_page(
+        &self,
+        org_id: &str,
+        f: &Resolved,
+        cursor: Option<&Cursor>,
+        rows: u32,
+    ) -> Result<Vec<RequestEvent>, AnalyticsError> {
         let sql = queries::select_lines(&queries::with_filters(queries::LOGS), |tag| {
             f.enabled(tag) || (tag == "cursor" && cursor.is_some())
         });
-        let mut q = bind_filter(self.inner.client.query(&sql), org_id, &f);
-        if let Some(c) = &cursor {
+        let mut q = bind_filter(self.inner.client.query(&sql), org_id, f);
+        if let Some(c) = cursor {
             q = q.bind(c.ts_ms);
         }
-        q = bind_filter(q.bind(limit + 1), org_id, &f);
-        if let Some(c) = &cursor {
+        q = bind_filter(q.bind(rows), org_id, f);
+        if let Some(c) = cursor {
             q = q.bind(c.ts_ms).bind(c.ts_ms).bind(c.request_id.as_str());
         }
-        let rows: Vec<RequestEvent> = q.bind(limit + 1).fetch_all().await?;
-        Ok(query::page(rows, limit))
+        Ok(q.bind(rows).fetch_all().await?)
     }
 
     /// One request of `org_id`, with its bodies; `None` when this org has no such request.
