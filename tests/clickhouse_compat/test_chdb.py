@@ -64,10 +64,19 @@ def without_cluster(sql):
     return sql.replace(ON_CLUSTER_PLACEHOLDER, "").replace("{local}", "")
 
 
-def with_filters(sql):
-    """Same as `queries::with_filters` in Rust."""
-    return (sql.replace("{filter}", query_file("filter.sql"))
-            .replace("{rollup_filter}", query_file("rollup_filter.sql")))
+def with_filters(sql, enabled=()):
+    """Same as `queries::with_filters` then `queries::select_lines` in Rust: the filter
+    fragments inlined, keeping the `-- if <tag>` lines whose tag is enabled."""
+    sql = (sql.replace("{filter}", query_file("filter.sql"))
+           .replace("{rollup_filter}", query_file("rollup_filter.sql")))
+    out = []
+    for line in sql.splitlines():
+        text, sep, tag = line.rpartition(" -- if ")
+        if not sep:
+            out.append(line)
+        elif tag.strip() in enabled:
+            out.append(text)
+    return "\n".join(out) + "\n"
 
 
 def statements(sql):
@@ -237,23 +246,34 @@ def test_cluster_placeholder_is_present_in_every_ddl_file():
                 assert ON_CLUSTER_PLACEHOLDER in statement, statement
 
 
-def filter_values(org, from_ms=0, to_ms=FAR_FUTURE_MS, model=None, provider=None, key=None,
-                  team=None, end_user=None, status=(0, 65535), metadata=()):
-    """The bound values of queries/filter.sql, in `bind_filter` order (Rust)."""
-    values = [org, from_ms, to_ms, from_ms, to_ms]
-    for v in (model, provider, key, team, end_user):
-        values += [0 if v is None else 1, v or ""]
-    values += [status[0], status[1], [f"{len(k.encode())}:{k}{v}" for k, v in metadata]]
-    return values
+FILTER_TAGS = ("model", "provider", "key", "team", "end_user")
 
 
-def rollup_values(org, from_ms=0, to_ms=FAR_FUTURE_MS, model=None, provider=None, key=None,
-                  team=None):
-    """The bound values of queries/rollup_filter.sql, in `bind_rollup_filter` order (Rust)."""
-    values = [org, from_ms, to_ms]
-    for v in (model, provider, key, team):
-        values += [0 if v is None else 1, v or ""]
-    return values
+def filtered(name, **f):
+    """(sql, bound values) of a query over queries/filter.sql, as `filtered` + `bind_filter`
+    build them in Rust."""
+    enabled = {t for t in FILTER_TAGS if f.get(t) is not None}
+    values = [f["org"], f.get("from_ms", 0), f.get("to_ms", FAR_FUTURE_MS),
+              f.get("from_ms", 0), f.get("to_ms", FAR_FUTURE_MS)]
+    values += [f[t] for t in FILTER_TAGS if t in enabled]
+    if f.get("status"):
+        enabled.add("status")
+        values += list(f["status"])
+    if f.get("metadata"):
+        enabled.add("metadata")
+        values.append([f"{len(k.encode())}:{k}{v}" for k, v in f["metadata"]])
+    if f.get("cursor"):
+        enabled.add("cursor")
+    return with_filters(query_file(name), enabled), values
+
+
+def rollup_filtered(name, **f):
+    """(sql, bound values) of a query over queries/rollup_filter.sql (`bind_rollup_filter`)."""
+    tags = ("model", "provider", "key", "team")
+    enabled = {t for t in tags if f.get(t) is not None}
+    values = [f["org"], f.get("from_ms", 0), f.get("to_ms", FAR_FUTURE_MS)]
+    values += [f[t] for t in tags if t in enabled]
+    return with_filters(query_file(name), enabled), values
 
 
 T0 = 1_769_896_800_000  # 2026-01-31 22:00 UTC
@@ -281,7 +301,8 @@ def test_query_api_statements_run_and_return_the_types_rust_decodes(engine):
     insert(engine, rows[15:])
     insert(engine, dataset("org-other")[:5])
 
-    types, out = engine.fetch(bind(with_filters(query_file("summary.sql")), *filter_values("org-q")))
+    sql, values = filtered("summary.sql", org="org-q")
+    types, out = engine.fetch(bind(sql, *values))
     assert types == TOTALS_TYPES[:6] + ["Array(UInt32)", "UInt64", "Array(UInt32)"]
     lat = sorted(r["latency_ms"] for r in rows)
     ttft = sorted(r["ttft_ms"] for r in rows if r["ttft_ms"] is not None)
@@ -294,51 +315,89 @@ def test_query_api_statements_run_and_return_the_types_rust_decodes(engine):
     assert int(got[7]) == len(ttft)
     assert got[8] == [ttft[int(q * len(ttft))] for q in (0.5, 0.95)]
 
-    # Metadata and status filters select what the Rust oracle would.
-    _, out = engine.fetch(bind(with_filters(query_file("summary.sql")),
-                               *filter_values("org-q", metadata=[("env", "prod")], status=(400, 65535))))
-    assert int(out[0][0]) == sum(1 for r in rows if r["metadata_values"] == ["prod"] and r["status_code"] >= 400)
+    # The split summary (counters from the rollup, exact percentiles from raw) agrees with it.
+    sql, values = rollup_filtered("summary_rollup.sql", org="org-q")
+    types, counters = engine.fetch(bind(sql, *values))
+    assert types == TOTALS_TYPES[:6]
+    assert normalise(counters[0]) == normalise(out[0][:6])
+    sql, values = filtered("percentiles.sql", org="org-q")
+    types, pct = engine.fetch(bind(sql, *values))
+    assert types == ["UInt64", "Array(UInt32)", "UInt64", "Array(UInt32)"]
+    assert normalise(pct[0]) == [normalise(out[0])[0]] + normalise(out[0])[6:]
+
+    # Every optional condition, alone and together, selects what the definition says.
+    full = [r for r in rows if r["team_id"] is not None]
+    cases = [
+        (dict(model="claude-sonnet-4-20250514"), lambda r: r["served_model"] == "claude-sonnet-4-20250514"),
+        (dict(model="openai/gpt-4o-mini"), lambda r: r["served_model"] is None),
+        (dict(provider="anthropic"), lambda r: r["provider"] == "anthropic"),
+        (dict(key="key_01J"), lambda r: r["key_id"] == "key_01J"),
+        (dict(team="team-7"), lambda r: r["team_id"] == "team-7"),
+        (dict(end_user=full[0]["end_user_id"]), lambda r: r["end_user_id"] == full[0]["end_user_id"]),
+        (dict(status=(400, 65535)), lambda r: r["status_code"] >= 400),
+        (dict(metadata=[("env", "prod")]), lambda r: r["metadata_values"] == ["prod"]),
+        (dict(metadata=[("env", "prod")], status=(400, 65535), team="team-7"),
+         lambda r: r["metadata_values"] == ["prod"] and r["status_code"] >= 400 and r["team_id"] == "team-7"),
+    ]
+    for f, want in cases:
+        sql, values = filtered("summary.sql", org="org-q", **f)
+        _, out = engine.fetch(bind(sql, *values))
+        assert int(out[0][0]) == sum(1 for r in rows if want(r)), f
 
     # Time series: raw and rollup agree on whole hours.
     width = HOUR_MS
-    raw_types, raw = engine.fetch(bind(with_filters(query_file("timeseries.sql")), width, width,
-                                       *filter_values("org-q", T0, T0 + 6 * HOUR_MS)))
-    roll_types, roll = engine.fetch(bind(with_filters(query_file("timeseries_rollup.sql")), width, width,
-                                         *rollup_values("org-q", T0, T0 + 6 * HOUR_MS)))
+    sql, values = filtered("timeseries.sql", org="org-q", from_ms=T0, to_ms=T0 + 6 * HOUR_MS)
+    raw_types, raw = engine.fetch(bind(sql, width, width, *values))
+    sql, values = rollup_filtered("timeseries_rollup.sql", org="org-q", from_ms=T0, to_ms=T0 + 6 * HOUR_MS)
+    roll_types, roll = engine.fetch(bind(sql, width, width, *values))
     assert raw_types == roll_types == ["Int64"] + TOTALS_TYPES
     assert [normalise(r) for r in raw] == [normalise(r) for r in roll]
     assert sum(int(r[1]) for r in raw) == 30
+    sql, values = rollup_filtered("timeseries_rollup.sql", org="org-q", model="claude-sonnet-4-20250514",
+                                  provider="anthropic", key="key_01J", team="team-7")
+    _, roll = engine.fetch(bind(sql, width, width, *values))
+    assert sum(int(r[1]) for r in roll) == len(full)
 
     for name, expr in RAW_DIMENSIONS.items():
-        sql = with_filters(query_file("breakdown.sql")).replace("{dimension}", expr)
-        types, raw = engine.fetch(bind(sql, *filter_values("org-q"), 100))
+        sql, values = filtered("breakdown.sql", org="org-q")
+        types, raw = engine.fetch(bind(sql.replace("{dimension}", expr), *values, 100))
         assert types == ["String"] + TOTALS_TYPES, name
         assert sum(int(r[1]) for r in raw) == 30, name
         if name in ROLLUP_DIMENSIONS:
-            sql = with_filters(query_file("breakdown_rollup.sql")).replace(
-                "{dimension}", ROLLUP_DIMENSIONS[name])
-            types, roll = engine.fetch(bind(sql, *rollup_values("org-q"), 100))
+            sql, values = rollup_filtered("breakdown_rollup.sql", org="org-q")
+            types, roll = engine.fetch(bind(sql.replace("{dimension}", ROLLUP_DIMENSIONS[name]), *values, 100))
             assert types == ["String"] + TOTALS_TYPES, name
             assert [normalise(r) for r in roll] == [normalise(r) for r in raw], name
 
-    types, out = engine.fetch(bind(with_filters(query_file("rollup_quantiles.sql")), *rollup_values("org-q")))
+    sql, values = rollup_filtered("rollup_quantiles.sql", org="org-q")
+    types, out = engine.fetch(bind(sql, *values))
     assert types == ["Array(Float64)", "Array(Float64)"]
     assert len(out[0][0]) == 3 and len(out[0][1]) == 2
 
-    # Logs: keyset pages, bodies left out.
-    logs_sql = with_filters(query_file("logs.sql"))
-    types, page1 = engine.fetch(bind(logs_sql, *filter_values("org-q"), 0, 0, 0, "", 11))
+    # Logs: keyset pages, bodies left out (bind order as `ClickHouseStore::logs`: the
+    # threshold subquery's filter, cursor and limit, then the outer ones).
+    sql, values = filtered("logs.sql", org="org-q")
+    types, page1 = engine.fetch(bind(sql, *values, 11, *values, 11))
     assert types == EXPECTED_TYPES
     assert len(page1) == 11 and all(r[-2] is None and r[-1] is None for r in page1)
     last = page1[9]
-    _, page2 = engine.fetch(bind(logs_sql, *filter_values("org-q"), 1, int(last[9]), int(last[9]), last[0], 100))
+    ts = int(last[9])
+    sql, values = filtered("logs.sql", org="org-q", cursor=True)
+    _, page2 = engine.fetch(bind(sql, *values, ts, 100, *values, ts, ts, last[0], 100))
     ids = [r[0] for r in page1[:10]] + [r[0] for r in page2]
     assert ids == [f"req-{i:02}" for i in reversed(range(30))]
 
     # Request detail, with bodies, org-scoped.
-    types, out = engine.fetch(bind(query_file("request_detail.sql"), "org-q", "req-03"))
+    detail = with_filters(query_file("request_detail.sql"))
+    types, out = engine.fetch(bind(detail, "req-03", "org-q"))
     assert types == EXPECTED_TYPES and len(out) == 1
-    _, out = engine.fetch(bind(query_file("request_detail.sql"), "org-other", "req-20"))
+    _, out = engine.fetch(bind(detail, "req-20", "org-other"))
+    assert out == []
+    windowed = with_filters(query_file("request_detail.sql"), {"window"})
+    ts = rows[3]["ts_ms"]
+    _, out = engine.fetch(bind(windowed, "req-03", "org-q", ts - HOUR_MS, ts + HOUR_MS))
+    assert [r[0] for r in out] == ["req-03"]
+    _, out = engine.fetch(bind(windowed, "req-03", "org-q", ts + HOUR_MS, ts + 2 * HOUR_MS))
     assert out == []
 
 

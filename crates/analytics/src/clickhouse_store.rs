@@ -18,6 +18,15 @@ use crate::query::{
 };
 use crate::{AnalyticsError, RequestEvent, event, redact};
 
+/// Time windows the logs list probes, newest first, before scanning the whole range.
+const LOGS_PROBES: [i64; 5] = [
+    query::HOUR_MS,
+    24 * query::HOUR_MS,
+    7 * 24 * query::HOUR_MS,
+    31 * 24 * query::HOUR_MS,
+    i64::MAX,
+];
+
 /// Which table answers a time series or breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -37,6 +46,24 @@ struct SummaryRow {
     output_tokens: u64,
     cost: i64,
     cache_hits: u64,
+    latency: Vec<u32>,
+    ttft_count: u64,
+    ttft: Vec<u32>,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct CountersRow {
+    requests: u64,
+    errors: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    cost: i64,
+    cache_hits: u64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct PercentilesRow {
+    requests: u64,
     latency: Vec<u32>,
     ttft_count: u64,
     ttft: Vec<u32>,
@@ -273,25 +300,63 @@ impl ClickHouseStore {
             .await?)
     }
 
-    /// Headline numbers of `org_id` for `filter` (raw table: exact percentiles).
+    /// Headline numbers of `org_id` for `filter`. Percentiles are always exact (raw table),
+    /// counters come from the hourly rollup when it answers the filter exactly.
     pub async fn summary(&self, org_id: &str, filter: &Filter) -> Result<Summary, AnalyticsError> {
+        self.summary_from(org_id, filter, Source::Auto).await
+    }
+
+    /// [`ClickHouseStore::summary`] with the counters' source chosen by the caller.
+    pub async fn summary_from(
+        &self,
+        org_id: &str,
+        filter: &Filter,
+        source: Source,
+    ) -> Result<Summary, AnalyticsError> {
         let f = Resolved::new(filter)?;
-        let sql = queries::with_filters(queries::SUMMARY);
-        let row: SummaryRow = bind_filter(self.inner.client.query(&sql), org_id, &f)
-            .fetch_one()
-            .await?;
+        let (counters, pct) = if self.use_rollup(&f, true, source)? {
+            let counters_sql = filtered(queries::SUMMARY_ROLLUP, &f);
+            let pct_sql = filtered(queries::PERCENTILES, &f);
+            let (counters, pct) = tokio::try_join!(
+                bind_rollup_filter(self.inner.client.query(&counters_sql), org_id, &f)
+                    .fetch_one::<CountersRow>(),
+                bind_filter(self.inner.client.query(&pct_sql), org_id, &f)
+                    .fetch_one::<PercentilesRow>(),
+            )?;
+            (counters, pct)
+        } else {
+            let sql = filtered(queries::SUMMARY, &f);
+            let row: SummaryRow = bind_filter(self.inner.client.query(&sql), org_id, &f)
+                .fetch_one()
+                .await?;
+            let counters = CountersRow {
+                requests: row.requests,
+                errors: row.errors,
+                input_tokens: row.input_tokens,
+                output_tokens: row.output_tokens,
+                cost: row.cost,
+                cache_hits: row.cache_hits,
+            };
+            let pct = PercentilesRow {
+                requests: row.requests,
+                latency: row.latency,
+                ttft_count: row.ttft_count,
+                ttft: row.ttft,
+            };
+            (counters, pct)
+        };
         let some = |n: u64, v: &[u32], i: usize| {
             if n == 0 { None } else { v.get(i).copied() }
         };
         Ok(query::summary(
-            row.requests,
-            row.errors,
-            row.input_tokens,
-            row.output_tokens,
-            row.cost,
-            row.cache_hits,
-            [0, 1, 2].map(|i| some(row.requests, &row.latency, i)),
-            [0, 1].map(|i| some(row.ttft_count, &row.ttft, i)),
+            counters.requests,
+            counters.errors,
+            counters.input_tokens,
+            counters.output_tokens,
+            counters.cost,
+            counters.cache_hits,
+            [0, 1, 2].map(|i| some(pct.requests, &pct.latency, i)),
+            [0, 1].map(|i| some(pct.ttft_count, &pct.ttft, i)),
         ))
     }
 
@@ -307,11 +372,11 @@ impl ClickHouseStore {
         let rollup = self.use_rollup(&f, bucket != Bucket::Minute, source)?;
         let width = bucket.width_ms();
         let rows: Vec<BucketRow> = if rollup {
-            let sql = queries::with_filters(queries::TIMESERIES_ROLLUP);
+            let sql = filtered(queries::TIMESERIES_ROLLUP, &f);
             let q = self.inner.client.query(&sql).bind(width).bind(width);
             bind_rollup_filter(q, org_id, &f).fetch_all().await?
         } else {
-            let sql = queries::with_filters(queries::TIMESERIES);
+            let sql = filtered(queries::TIMESERIES, &f);
             let q = self.inner.client.query(&sql).bind(width).bind(width);
             bind_filter(q, org_id, &f).fetch_all().await?
         };
@@ -349,7 +414,7 @@ impl ClickHouseStore {
         let rollup = self.use_rollup(&f, rollup_column.is_some(), source)?;
         let rows: Vec<GroupRow> = match rollup_column.filter(|_| rollup) {
             Some(column) => {
-                let sql = queries::with_filters(queries::BREAKDOWN_ROLLUP)
+                let sql = filtered(queries::BREAKDOWN_ROLLUP, &f)
                     .replace(queries::DIMENSION_PLACEHOLDER, column);
                 bind_rollup_filter(self.inner.client.query(&sql), org_id, &f)
                     .bind(limit)
@@ -357,7 +422,7 @@ impl ClickHouseStore {
                     .await?
             }
             None => {
-                let sql = queries::with_filters(queries::BREAKDOWN).replace(
+                let sql = filtered(queries::BREAKDOWN, &f).replace(
                     queries::DIMENSION_PLACEHOLDER,
                     queries::raw_dimension(dimension),
                 );
@@ -393,7 +458,7 @@ impl ClickHouseStore {
     ) -> Result<RollupQuantiles, AnalyticsError> {
         let f = Resolved::new(filter)?;
         self.use_rollup(&f, true, Source::Rollup)?;
-        let sql = queries::with_filters(queries::ROLLUP_QUANTILES);
+        let sql = filtered(queries::ROLLUP_QUANTILES, &f);
         Ok(
             bind_rollup_filter(self.inner.client.query(&sql), org_id, &f)
                 .fetch_one()
@@ -412,20 +477,49 @@ impl ClickHouseStore {
         let f = Resolved::new(filter)?;
         let limit = query::page_size(limit);
         let cursor = cursor.map(Cursor::decode).transpose()?;
-        let (has, ts, id) = match &cursor {
-            Some(c) => (1u8, c.ts_ms, c.request_id.as_str()),
-            None => (0, 0, ""),
+        // Newest first: look at the most recent hour of the remaining range, then a day, a
+        // week, a month, and only then everything. A window holding a full page holds exactly
+        // the page (it covers every remaining row newer than its start), and the primary key
+        // keeps each probe to its own time range.
+        let upper = match &cursor {
+            Some(c) => f.to_ms.min(c.ts_ms.saturating_add(1)),
+            None => f.to_ms,
         };
-        let sql = queries::with_filters(queries::LOGS);
-        let rows: Vec<RequestEvent> = bind_filter(self.inner.client.query(&sql), org_id, &f)
-            .bind(has)
-            .bind(ts)
-            .bind(ts)
-            .bind(id)
-            .bind(limit + 1)
-            .fetch_all()
-            .await?;
+        let mut rows = Vec::new();
+        for window in LOGS_PROBES {
+            let mut probe = f.clone();
+            probe.from_ms = f.from_ms.max(upper.saturating_sub(window));
+            rows = self
+                .logs_page(org_id, &probe, cursor.as_ref(), limit + 1)
+                .await?;
+            if rows.len() > limit as usize || probe.from_ms == f.from_ms {
+                break;
+            }
+        }
         Ok(query::page(rows, limit))
+    }
+
+    /// Up to `rows` requests newest first. The page's oldest time is found first from `ts_ms`
+    /// alone (a top-N on one integer column), so full rows are read only for that range.
+    async fn logs_page(
+        &self,
+        org_id: &str,
+        f: &Resolved,
+        cursor: Option<&Cursor>,
+        rows: u32,
+    ) -> Result<Vec<RequestEvent>, AnalyticsError> {
+        let sql = queries::select_lines(&queries::with_filters(queries::LOGS), |tag| {
+            f.enabled(tag) || (tag == "cursor" && cursor.is_some())
+        });
+        let mut q = bind_filter(self.inner.client.query(&sql), org_id, f);
+        if let Some(c) = cursor {
+            q = q.bind(c.ts_ms);
+        }
+        q = bind_filter(q.bind(rows), org_id, f);
+        if let Some(c) = cursor {
+            q = q.bind(c.ts_ms).bind(c.ts_ms).bind(c.request_id.as_str());
+        }
+        Ok(q.bind(rows).fetch_all().await?)
     }
 
     /// One request of `org_id`, with its bodies; `None` when this org has no such request.
@@ -434,12 +528,30 @@ impl ClickHouseStore {
         org_id: &str,
         request_id: &str,
     ) -> Result<Option<RequestEvent>, AnalyticsError> {
+        // Gateway request ids are UUIDv7: their time bounds the search to a few granules.
+        let window = query::uuid_v7_millis(request_id)
+            .map(|ms| (ms - query::DETAIL_WINDOW_MS, ms + query::DETAIL_WINDOW_MS));
+        let sql = queries::select_lines(queries::REQUEST_DETAIL, |tag| {
+            tag == "window" && window.is_some()
+        });
+        let mut q = self.inner.client.query(&sql).bind(request_id).bind(org_id);
+        if let Some((from, to)) = window {
+            q = q.bind(from.max(0)).bind(to.min(query::FAR_FUTURE_MS));
+        }
+        if let Some(found) = q.fetch_optional::<RequestEvent>().await? {
+            return Ok(Some(found));
+        }
+        if window.is_none() {
+            return Ok(None);
+        }
+        // An id that looks like UUIDv7 but was not minted at receive time: search everything.
+        let sql = queries::select_lines(queries::REQUEST_DETAIL, |_| false);
         Ok(self
             .inner
             .client
-            .query(queries::REQUEST_DETAIL)
-            .bind(org_id)
+            .query(&sql)
             .bind(request_id)
+            .bind(org_id)
             .fetch_optional()
             .await?)
     }
@@ -501,14 +613,12 @@ impl ClickHouseStore {
     }
 }
 
-fn flag(value: &Option<String>) -> (u8, &str) {
-    match value {
-        Some(v) => (1, v.as_str()),
-        None => (0, ""),
-    }
+/// `sql` with its filter fragments inlined, keeping only the conditions `f` sets.
+fn filtered(sql: &str, f: &Resolved) -> String {
+    queries::select_lines(&queries::with_filters(sql), |tag| f.enabled(tag))
 }
 
-/// Binds `queries/filter.sql`, in its placeholder order.
+/// Binds `queries/filter.sql` as [`filtered`] kept it, in placeholder order.
 fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
     q = q
         .bind(org_id)
@@ -516,9 +626,17 @@ fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
         .bind(f.to_ms)
         .bind(f.from_ms)
         .bind(f.to_ms);
-    for value in [&f.model, &f.provider, &f.key_id, &f.team_id, &f.end_user_id] {
-        let (has, v) = flag(value);
-        q = q.bind(has).bind(v);
+    for value in [&f.model, &f.provider, &f.key_id, &f.team_id, &f.end_user_id]
+        .into_iter()
+        .flatten()
+    {
+        q = q.bind(value.as_str());
+    }
+    if f.has_status {
+        q = q.bind(f.status.0).bind(f.status.1);
+    }
+    if f.metadata.is_empty() {
+        return q;
     }
     // `<byte length of key>:<key><value>`, as `filter.sql` encodes each stored pair.
     let pairs: Vec<String> = f
@@ -526,15 +644,17 @@ fn bind_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
         .iter()
         .map(|(k, v)| format!("{}:{k}{v}", k.len()))
         .collect();
-    q.bind(f.status.0).bind(f.status.1).bind(pairs)
+    q.bind(pairs)
 }
 
 /// Binds `queries/rollup_filter.sql`, in its placeholder order.
 fn bind_rollup_filter(mut q: Query, org_id: &str, f: &Resolved) -> Query {
     q = q.bind(org_id).bind(f.from_ms).bind(f.to_ms);
-    for value in [&f.model, &f.provider, &f.key_id, &f.team_id] {
-        let (has, v) = flag(value);
-        q = q.bind(has).bind(v);
+    for value in [&f.model, &f.provider, &f.key_id, &f.team_id]
+        .into_iter()
+        .flatten()
+    {
+        q = q.bind(value.as_str());
     }
     q
 }

@@ -55,6 +55,8 @@ pub(crate) const COUNT_BY_ORG: &str = include_str!("../clickhouse/queries/count_
 pub(crate) const RECENT_BY_ORG: &str = include_str!("../clickhouse/queries/recent_by_org.sql");
 pub(crate) const REQUEST_DETAIL: &str = include_str!("../clickhouse/queries/request_detail.sql");
 pub(crate) const SUMMARY: &str = include_str!("../clickhouse/queries/summary.sql");
+pub(crate) const SUMMARY_ROLLUP: &str = include_str!("../clickhouse/queries/summary_rollup.sql");
+pub(crate) const PERCENTILES: &str = include_str!("../clickhouse/queries/percentiles.sql");
 pub(crate) const TIMESERIES: &str = include_str!("../clickhouse/queries/timeseries.sql");
 pub(crate) const TIMESERIES_ROLLUP: &str =
     include_str!("../clickhouse/queries/timeseries_rollup.sql");
@@ -82,6 +84,25 @@ pub(crate) const DIMENSION_PLACEHOLDER: &str = "{dimension}";
 pub(crate) fn with_filters(sql: &str) -> String {
     sql.replace(FILTER_PLACEHOLDER, FILTER.trim())
         .replace(ROLLUP_FILTER_PLACEHOLDER, ROLLUP_FILTER.trim())
+}
+
+/// Marks a line of a query file that is kept only when its condition applies: `-- if <tag>`.
+const CONDITIONAL: &str = " -- if ";
+
+/// `sql` without the lines tagged `-- if <tag>` whose tag is not `enabled` (kept lines lose the
+/// tag). Leaving unset filters out of the text, rather than binding `? = 0 OR ...`, spares
+/// ClickHouse evaluating them on every row (18.16 does not short-circuit `OR`).
+pub(crate) fn select_lines(sql: &str, enabled: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.lines() {
+        match line.rsplit_once(CONDITIONAL) {
+            Some((text, tag)) if enabled(tag.trim()) => out.push_str(text),
+            Some(_) => continue,
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The raw-table expression of a breakdown dimension ('' stands for none).
@@ -178,7 +199,9 @@ mod tests {
             "request_body, response_body",
             "CAST(NULL AS Nullable(String)), CAST(NULL AS Nullable(String))",
         );
-        assert!(LOGS.starts_with(&format!("SELECT {without_bodies}\nFROM requests\n")));
+        assert!(LOGS.contains(&format!(
+            ") AS threshold_ms\nSELECT {without_bodies}\nFROM requests\n"
+        )));
     }
 
     #[test]
@@ -254,6 +277,32 @@ mod tests {
             render(RETENTION_REQUESTS, None, "keyway")
                 .starts_with("ALTER TABLE requests  DELETE WHERE")
         );
+    }
+
+    #[test]
+    fn conditional_lines_are_kept_only_when_enabled() {
+        let sql = "a = ?\n    AND b = ? -- if b\n    AND c = ? -- if c\nORDER BY x";
+        assert_eq!(
+            select_lines(sql, |tag| tag == "c"),
+            "a = ?\n    AND c = ?\nORDER BY x\n"
+        );
+        // Filter fragments are inlined where a line ends, so their tags never swallow text.
+        for query in [
+            SUMMARY,
+            TIMESERIES,
+            TIMESERIES_ROLLUP,
+            BREAKDOWN,
+            BREAKDOWN_ROLLUP,
+            ROLLUP_QUANTILES,
+            LOGS,
+        ] {
+            for line in query
+                .lines()
+                .filter(|l| l.contains('{') && l.contains("filter}"))
+            {
+                assert!(line.trim_end().ends_with("filter}"), "{line}");
+            }
+        }
     }
 
     #[test]

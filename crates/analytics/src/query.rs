@@ -290,6 +290,20 @@ impl Resolved {
         })
     }
 
+    /// Whether the optional condition `tag` of the filter fragments (`-- if <tag>`) is set.
+    pub(crate) fn enabled(&self, tag: &str) -> bool {
+        match tag {
+            "model" => self.model.is_some(),
+            "provider" => self.provider.is_some(),
+            "key" => self.key_id.is_some(),
+            "team" => self.team_id.is_some(),
+            "end_user" => self.end_user_id.is_some(),
+            "status" => self.has_status,
+            "metadata" => !self.metadata.is_empty(),
+            _ => false,
+        }
+    }
+
     /// Whether the hourly rollup answers this filter exactly: only rollup dimensions, and a
     /// range made of whole hours.
     pub(crate) fn rollup_eligible(&self) -> bool {
@@ -299,6 +313,26 @@ impl Resolved {
             && self.from_ms % HOUR_MS == 0
             && self.to_ms % HOUR_MS == 0
     }
+}
+
+/// How far from its UUIDv7 time a request's `ts` is searched for first (request detail).
+pub(crate) const DETAIL_WINDOW_MS: i64 = 24 * HOUR_MS;
+
+/// The Unix-millisecond time inside a UUIDv7 string (the gateway's request ids), if it is one.
+pub(crate) fn uuid_v7_millis(id: &str) -> Option<i64> {
+    let b = id.as_bytes();
+    let shaped = b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && b[14] == b'7'
+        && id
+            .chars()
+            .filter(|&c| c != '-')
+            .all(|c| c.is_ascii_hexdigit());
+    if !shaped {
+        return None;
+    }
+    let hex = format!("{}{}", id.get(0..8)?, id.get(9..13)?);
+    i64::from_str_radix(&hex, 16).ok()
 }
 
 /// Keyset position of the last row of a page: `(ts_ms, request_id)`.
@@ -587,6 +621,18 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("not a cursor!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("x:y")).is_err());
+    }
+
+    #[test]
+    fn uuid_v7_time_is_read_and_other_ids_are_not() {
+        // 0x019af0e1_2a3b ms = 1764633799227.
+        assert_eq!(
+            uuid_v7_millis("019af0e1-2a3b-7c4d-8e5f-0123456789ab"),
+            Some(0x019a_f0e1_2a3b)
+        );
+        assert_eq!(uuid_v7_millis("019af0e1-2a3b-4c4d-8e5f-0123456789ab"), None);
+        assert_eq!(uuid_v7_millis("req-03"), None);
+        assert_eq!(uuid_v7_millis("019af0e1-2a3b-7c4d-8e5f-0123456789zz"), None);
     }
 
     #[test]

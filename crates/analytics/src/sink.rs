@@ -307,6 +307,10 @@ impl BatchWriter {
             batch.clear();
             return;
         }
+        // Before anything can reach the disk spool: no secret is ever written, not even there.
+        if crate::event::has_bodies(batch) {
+            batch.iter_mut().for_each(crate::redact::redact_event);
+        }
         let spooling = self.spool.as_ref().is_some_and(|s| !s.is_empty());
         if spooling {
             // Keep arrival order: the spool goes first.

@@ -2,7 +2,9 @@
 //! per batch named by a growing sequence number, and are replayed oldest first.
 //!
 //! Files are written to a temporary name and renamed, so a crash never leaves half a batch
-//! under a replayable name; a spool left by a previous process is picked up on start.
+//! under a replayable name; a spool left by a previous process is picked up on start. One
+//! process owns a spool directory at a time (an exclusive lock on `<dir>/lock`), so two
+//! processes sharing a data directory never replay the same batch twice.
 
 use std::collections::VecDeque;
 use std::io;
@@ -28,6 +30,8 @@ pub(crate) struct Spool {
     entries: VecDeque<Entry>,
     bytes: u64,
     next_seq: u64,
+    /// Holds the directory's exclusive lock for as long as the spool lives.
+    _lock: std::fs::File,
 }
 
 /// What [`Spool::push`] did with a batch.
@@ -42,6 +46,18 @@ impl Spool {
     /// Opens (creating it if needed) the spool in `dir`, picking up batches already there.
     pub(crate) async fn open(dir: &Path, max_bytes: u64) -> io::Result<Self> {
         tokio::fs::create_dir_all(dir).await?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the spool directory is in use by another process",
+            ),
+            std::fs::TryLockError::Error(e) => e,
+        })?;
         let mut found = Vec::new();
         let mut read = tokio::fs::read_dir(dir).await?;
         while let Some(entry) = read.next_entry().await? {
@@ -68,6 +84,7 @@ impl Spool {
             entries: found.into_iter().map(|(_, e)| e).collect(),
             bytes,
             next_seq,
+            _lock: lock,
         })
     }
 
@@ -161,8 +178,14 @@ mod tests {
         assert_eq!(spool.push(&batch(500)).await.unwrap(), Pushed::Full);
         assert_eq!(spool.rows(), 3);
 
+        assert_eq!(
+            Spool::open(dir.path(), 10_000).await.unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "one owner at a time"
+        );
+        drop(spool);
         let mut reopened = Spool::open(dir.path(), 10_000).await.unwrap();
-        assert_eq!(reopened.bytes(), spool.bytes());
+        assert_eq!(reopened.rows(), 3);
         let first = reopened.front().await.unwrap().unwrap();
         assert_eq!(first, batch(1));
         reopened.pop_front().await.unwrap();

@@ -269,18 +269,25 @@ impl SqlStore {
             })?;
         let totals = decode_totals(&row)?;
         let ttft_count = to_unsigned("ttft_count", row.try_get("", "ttft_count")?)?;
-        let mut latency = [None; 3];
-        for (slot, level) in latency.iter_mut().zip([0.5, 0.95, 0.99]) {
-            *slot = self
-                .percentile(org_id, &f, "latency_ms", level, totals.requests)
-                .await?;
-        }
-        let mut ttft = [None; 2];
-        for (slot, level) in ttft.iter_mut().zip([0.5, 0.95]) {
-            *slot = self
-                .percentile(org_id, &f, "ttft_ms", level, ttft_count)
-                .await?;
-        }
+        let [p50, p95, p99] = self
+            .percentiles(
+                org_id,
+                &f,
+                "latency_ms",
+                &[0.5, 0.95, 0.99],
+                totals.requests,
+            )
+            .await?[..]
+        else {
+            unreachable_levels()?
+        };
+        let [t50, t95] = self
+            .percentiles(org_id, &f, "ttft_ms", &[0.5, 0.95], ttft_count)
+            .await?[..]
+        else {
+            unreachable_levels()?
+        };
+        let (latency, ttft) = ([p50, p95, p99], [t50, t95]);
         Ok(query::summary(
             totals.requests,
             totals.errors,
@@ -293,29 +300,36 @@ impl SqlStore {
         ))
     }
 
-    /// The `level` percentile of `column` among the `n` non-null values the filter selects.
-    async fn percentile(
+    /// The `levels` percentiles of `column` among the `n` non-null values the filter selects,
+    /// with one sort: the rows at the wanted ranks of a `ROW_NUMBER()` window.
+    async fn percentiles(
         &self,
         org_id: &str,
         f: &Resolved,
         column: &'static str,
-        level: f64,
+        levels: &[f64],
         n: u64,
-    ) -> Result<Option<u32>, AnalyticsError> {
+    ) -> Result<Vec<Option<u32>>, AnalyticsError> {
         if n == 0 {
-            return Ok(None);
+            return Ok(vec![None; levels.len()]);
         }
+        let ranks: Vec<i64> = levels
+            .iter()
+            .map(|&level| i64::try_from(query::percentile_index(level, n)).unwrap_or(i64::MAX))
+            .collect();
         let (clause, mut values) = self.where_clause(org_id, f, None);
-        let offset = i64::try_from(query::percentile_index(level, n)).unwrap_or(i64::MAX);
-        values.push(offset.into());
+        values.extend(ranks.iter().map(|&r| Value::from(r)));
+        let wanted = vec!["?"; ranks.len()].join(", ");
         let sql = format!(
-            "SELECT {column} AS v FROM {TABLE} WHERE {clause} AND {column} IS NOT NULL \
-             ORDER BY {column} LIMIT 1 OFFSET ?"
+            "SELECT rn, v FROM (SELECT {column} AS v, ROW_NUMBER() OVER (ORDER BY {column}) - 1 AS rn \
+             FROM {TABLE} WHERE {clause} AND {column} IS NOT NULL) AS ranked WHERE rn IN ({wanted})"
         );
-        match self.db.query_one_raw(self.statement(&sql, values)).await? {
-            Some(row) => Ok(Some(int(&row, "v")?)),
-            None => Ok(None),
+        let mut found = std::collections::HashMap::new();
+        for row in self.db.query_all_raw(self.statement(&sql, values)).await? {
+            let rank: i64 = row.try_get("", "rn")?;
+            found.insert(rank, int::<u32>(&row, "v")?);
         }
+        Ok(ranks.iter().map(|r| found.get(r).copied()).collect())
     }
 
     /// Totals per `bucket` (zero-filled when the filter bounds the range).
@@ -542,6 +556,14 @@ const TOTALS: &str = "COUNT(*) AS requests, \
     CAST(COALESCE(SUM(cost_nano_usd), 0) AS BIGINT) AS cost, \
     CAST(COALESCE(SUM(CASE WHEN cache_status = 'hit' THEN 1 ELSE 0 END), 0) AS BIGINT) AS cache_hits, \
     CAST(COALESCE(SUM(latency_ms), 0) AS BIGINT) AS latency_ms_sum";
+
+/// `percentiles` returns one value per level asked; a different count is a bug, not data.
+fn unreachable_levels<T>() -> Result<T, AnalyticsError> {
+    Err(AnalyticsError::Decode {
+        column: "percentiles",
+        reason: "wrong number of percentile levels".to_owned(),
+    })
+}
 
 fn sum_of(expr: &str) -> String {
     format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)")

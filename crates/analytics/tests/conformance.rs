@@ -542,6 +542,33 @@ async fn conformance(store: AnalyticsStore) -> anyhow::Result<()> {
         "another org's request id is not found"
     );
     assert_eq!(store.request(&org, "no-such-request").await?, None);
+    // Gateway ids are UUIDv7: found whether or not their embedded time matches the event's.
+    let uuid_at = |ms: i64| {
+        format!(
+            "{:08x}-{:04x}-7abc-8def-0123456789ab",
+            ms >> 16,
+            ms & 0xffff
+        )
+    };
+    let on_time = RequestEvent {
+        ts: at(T0 + 7),
+        ..RequestEvent::new(&uuid_at(T0 + 5), &org, "openai.chat", "m")
+    };
+    let skewed = RequestEvent {
+        ts: at(T0 + 7),
+        ..RequestEvent::new(&uuid_at(T0 - 400 * HOUR), &org, "openai.chat", "m")
+    };
+    store.insert(&[on_time.clone(), skewed.clone()]).await?;
+    assert_eq!(
+        store.request(&org, &on_time.request_id).await?,
+        Some(on_time.clone())
+    );
+    assert_eq!(
+        store.request(&org, &skewed.request_id).await?,
+        Some(skewed.clone())
+    );
+    assert_eq!(store.request(&other, &on_time.request_id).await?, None);
+    // Both are older than the retention cutoff below, so they are deleted with the rest.
 
     // CSV export: header plus one line per request, newest first.
     let csv = store

@@ -91,6 +91,14 @@ async fn rollup_and_raw_give_the_same_totals() {
                 assert_eq!(rolled, raw, "{d:?} {f:?}");
             }
         }
+        // The summary's counters from the rollup equal the raw ones.
+        for f in &filters {
+            assert_eq!(
+                store.summary_from(&org, f, Source::Rollup).await?,
+                store.summary_from(&org, f, Source::Raw).await?,
+                "{f:?}"
+            );
+        }
         // Grand totals of the rollup equal the raw summary, and equal what was inserted.
         let summary = store.summary(&org, &range).await?;
         let rolled: u64 = store

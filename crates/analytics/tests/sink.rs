@@ -143,3 +143,72 @@ async fn failed_batches_are_counted_not_retried_forever() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn spooled_bodies_are_redacted_on_disk_too() {
+    with_sqlite(|store| async move {
+        // No migrate: every write fails, so the batch lands in the spool.
+        let dir = tempfile::tempdir()?;
+        let sink = EventSink::spawn(
+            AnalyticsStore::Sql(store),
+            SinkConfig {
+                spool: Some(keyway_analytics::SpoolConfig {
+                    dir: dir.path().to_owned(),
+                    max_bytes: 1 << 20,
+                }),
+                ..SinkConfig::default()
+            },
+        );
+        let mut event = minimal_event("org-r", "a", 1);
+        event.request_body = Some(r#"{"api_key":"sk-live-0123456789abcdef"}"#.into());
+        assert!(sink.try_record(event));
+        let stats = sink.flush_and_close().await?;
+        assert_eq!(stats.spooled, 1);
+        let mut text = String::new();
+        for entry in std::fs::read_dir(dir.path())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "jsonl") {
+                text.push_str(&std::fs::read_to_string(path)?);
+            }
+        }
+        assert!(text.contains("[REDACTED]"), "{text}");
+        assert!(!text.contains("sk-live-0123456789abcdef"));
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn periodic_retention_deletes_each_orgs_old_requests() {
+    with_sqlite(|store| async move {
+        store.migrate().await?;
+        let store = AnalyticsStore::Sql(store);
+        let day = 86_400_000_i64;
+        let now = chrono::Utc::now().timestamp_millis();
+        store
+            .insert(&[
+                minimal_event("org-a", "old", now - 10 * day),
+                minimal_event("org-a", "new", now - day),
+                minimal_event("org-b", "old", now - 10 * day),
+            ])
+            .await?;
+        let task =
+            keyway_analytics::spawn_retention(store.clone(), Duration::from_secs(3600), || async {
+                vec![("org-a".to_owned(), 7)]
+            });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.count("org-a").await? != 1 {
+            assert!(Instant::now() < deadline, "retention never ran");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        task.abort();
+        assert_eq!(store.recent("org-a", 10).await?[0].request_id, "new");
+        assert_eq!(
+            store.count("org-b").await?,
+            1,
+            "an org without a policy keeps everything"
+        );
+        Ok(())
+    })
+    .await;
+}

@@ -1,6 +1,6 @@
 org_id = ?
     AND hour >= toDateTime(intDiv(?, 1000), 'UTC') AND hour < toDateTime(intDiv(?, 1000), 'UTC')
-    AND (? = 0 OR model = ?)
-    AND (? = 0 OR provider = ?)
-    AND (? = 0 OR key_id = ?)
-    AND (? = 0 OR team_id = ?)
+    AND model = ? -- if model
+    AND provider = ? -- if provider
+    AND key_id = ? -- if key
+    AND team_id = ? -- if team
