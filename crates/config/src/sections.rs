@@ -214,6 +214,8 @@ pub struct AnalyticsSettings {
     pub write_timeout_ms: u64,
     /// How often the spool is retried while the backend is failing.
     pub retry_interval_ms: u64,
+    /// How often each organization's data retention is enforced (by API processes).
+    pub retention_interval_secs: u64,
 }
 
 impl Default for AnalyticsSettings {
@@ -226,6 +228,7 @@ impl Default for AnalyticsSettings {
             spool_max_bytes: 256 * 1024 * 1024,
             write_timeout_ms: 30_000,
             retry_interval_ms: 5_000,
+            retention_interval_secs: 3_600,
         }
     }
 }

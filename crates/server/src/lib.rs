@@ -44,6 +44,8 @@ impl Parts {
 /// A bound, not yet running, Keyway process.
 pub struct Application {
     services: Services,
+    /// Periodic per-org analytics retention, run by processes that serve the API.
+    retention: Option<tokio::task::JoinHandle<()>>,
     api: Option<Listener>,
     gateway: Option<Listener>,
     stop: Arc<Notify>,
@@ -160,8 +162,10 @@ impl Application {
             }
             None => None,
         };
+        let retention = api.is_some().then(|| spawn_retention(&services, &settings));
         Ok(Self {
             services,
+            retention,
             api,
             gateway,
             stop: Arc::new(Notify::new()),
@@ -220,9 +224,37 @@ impl Application {
                 tracing::error!(error = %e, "listener failed while draining");
             }
         }
+        if let Some(task) = self.retention {
+            task.abort();
+        }
         self.services.close().await;
         Ok(())
     }
+}
+
+/// Enforces each organization's analytics retention now and every
+/// `analytics.retention_interval_secs`.
+fn spawn_retention(services: &Services, settings: &Settings) -> tokio::task::JoinHandle<()> {
+    let db = services.db.clone();
+    keyway_analytics::spawn_retention(
+        services.analytics.clone(),
+        Duration::from_secs(settings.analytics.retention_interval_secs),
+        move || {
+            let db = db.clone();
+            async move {
+                match db.org_retentions().await {
+                    Ok(policies) => policies
+                        .into_iter()
+                        .map(|(org, days)| (org.to_string(), days))
+                        .collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read retention settings");
+                        Vec::new()
+                    }
+                }
+            }
+        },
+    )
 }
 
 fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -1145,3 +1145,71 @@ async fn analytics_of_gateway_traffic(app: TestApp) {
         assert_eq!(status, 400, "{bad}: {body}");
     }
 }
+
+#[tokio::test]
+async fn an_organizations_retention_setting_deletes_its_old_requests() {
+    let app = spawn_with(Backends::Embedded, |s| {
+        s.analytics.retention_interval_secs = 1
+    })
+    .await
+    .unwrap();
+    let owner = app.register("owner@example.com").await.unwrap();
+    let org = app.create_org(&owner, "Acme").await.unwrap();
+    let other = app.create_org(&owner, "Keeps everything").await.unwrap();
+    let event = |org: &str, days_ago: i64| {
+        let mut e = keyway_analytics::RequestEvent::new(
+            &uuid::Uuid::now_v7().to_string(),
+            org,
+            "chat",
+            "mock/echo",
+        );
+        e.ts = chrono::Utc::now() - chrono::Duration::days(days_ago);
+        e.status_code = 200;
+        e
+    };
+    app.services
+        .analytics
+        .insert(&[event(&org, 10), event(&org, 0), event(&other, 10)])
+        .await
+        .unwrap();
+    let (status, _) = call(
+        &app,
+        &owner,
+        Method::PATCH,
+        &format!("/api/v1/orgs/{org}"),
+        Some(json!({"retention_days": 7})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let count = |org: String| {
+        let app = &app;
+        let owner = &owner;
+        async move {
+            call(
+                app,
+                owner,
+                Method::GET,
+                &format!("/api/v1/orgs/{org}/analytics/summary"),
+                None,
+            )
+            .await
+            .1["requests"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let mut left = 0;
+    for _ in 0..50 {
+        left = count(org.clone()).await;
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, 1, "the 10-day-old request is gone, today's stays");
+    assert_eq!(
+        count(other.clone()).await,
+        1,
+        "an org without a retention setting keeps its data"
+    );
+}

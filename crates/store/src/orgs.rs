@@ -201,4 +201,18 @@ impl Database {
         }
         Ok(())
     }
+
+    /// `(org, days)` for every organization with a retention setting.
+    pub async fn org_retentions(&self) -> Result<Vec<(OrgId, u32)>, StoreError> {
+        Ok(organization::Entity::find()
+            .filter(organization::Column::RetentionDays.is_not_null())
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .filter_map(|m| {
+                let days = u32::try_from(m.retention_days?).ok()?;
+                Some((OrgId::from_uuid(m.id), days))
+            })
+            .collect())
+    }
 }
