@@ -37,7 +37,7 @@ const BOTTOM: f64 = 30.0;
 /// of four ticks.
 pub fn nice_axis(max: f64) -> (f64, f64) {
     if !max.is_finite() || max <= 0.0 {
-        return (1.0, 0.25);
+        return (4.0, 1.0);
     }
     let raw_step = max / 4.0;
     let mag = 10f64.powf(raw_step.log10().floor());
@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn axes_round_up_to_nice_numbers() {
-        assert_eq!(nice_axis(0.0), (1.0, 0.25));
+        assert_eq!(nice_axis(0.0), (4.0, 1.0));
         assert_eq!(nice_axis(7.0), (8.0, 2.0));
         assert_eq!(nice_axis(95.0), (100.0, 25.0));
         assert_eq!(nice_axis(1234.0), (2000.0, 500.0));

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::{
     components::{A, Outlet},
-    hooks::{use_location, use_navigate, use_params_map},
+    hooks::{use_location, use_navigate},
 };
 use serde_json::Value;
 
@@ -171,11 +171,25 @@ pub fn Brand() -> impl IntoView {
     }
 }
 
+/// The organization id in the current `/o/{org}/…` path (the location, unlike a nested route's
+/// parameters, changes on every navigation).
+fn org_in_path() -> Memo<String> {
+    let location = use_location();
+    Memo::new(move |_| {
+        location
+            .pathname
+            .read()
+            .split('/')
+            .nth(2)
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
 /// The frame of every `/o/{org}/…` page: sidebar, org switcher, navigation, account menu.
 #[component]
 pub fn OrgShell() -> impl IntoView {
-    let params = use_params_map();
-    let org_id = Memo::new(move |_| params.read().get("org").unwrap_or_default());
+    let org_id = org_in_path();
     let me = LocalResource::new(|| api::get("/api/v1/me"));
     provide_context(Session { me });
     let current = Memo::new(move |_| {
@@ -203,7 +217,8 @@ pub fn OrgShell() -> impl IntoView {
         if v == "new" {
             navigate("/orgs/new", Default::default());
         } else if !v.is_empty() {
-            navigate(&format!("/o/{v}"), Default::default());
+            // A full load: every page of the frame starts over with the other organization.
+            _ = window().location().set_href(&format!("/o/{v}"));
         }
     };
     let logout = move |_| {
@@ -304,11 +319,7 @@ pub fn OrgShell() -> impl IntoView {
             </aside>
             <main id="main" class="main" tabindex="-1">
                 {move || match (status.get(), has_org.get()) {
-                    (1, true) => {
-                        // A new org id re-creates the page, so it reads the new org's context.
-                        org_id.track();
-                        view! { <Outlet /> }.into_any()
-                    }
+                    (1, true) => view! { <Outlet /> }.into_any(),
                     (1, false) => {
                         view! {
                             <div class="empty">

@@ -50,8 +50,26 @@ fn group(v: f64) -> String {
 pub fn ms(v: f64) -> String {
     if v >= 10_000.0 {
         format!("{:.1} s", v / 1000.0)
+    } else if v < 10.0 && v.fract() != 0.0 {
+        format!("{v:.1} ms")
     } else {
         format!("{v:.0} ms")
+    }
+}
+
+/// Several millisecond values sharing one unit, e.g. `12 / 40 / 95 ms` (a dash when unknown).
+pub fn ms_list(values: &[Option<f64>]) -> String {
+    let parts: Vec<String> = values
+        .iter()
+        .map(|v| match v {
+            Some(v) => ms(*v).trim_end_matches(" ms").to_owned(),
+            None => "–".to_owned(),
+        })
+        .collect();
+    if values.iter().any(Option::is_some) {
+        format!("{} ms", parts.join(" / "))
+    } else {
+        parts.join(" / ")
     }
 }
 
@@ -121,6 +139,10 @@ mod tests {
         assert_eq!(count(1234567.0), "1235k");
         assert_eq!(count(4321.0), "4,321");
         assert_eq!(ms(250.0), "250 ms");
+        assert_eq!(ms(0.4), "0.4 ms");
+        assert_eq!(ms(2.5), "2.5 ms");
+        assert_eq!(ms_list(&[Some(1.0), Some(7.0), None]), "1 / 7 / – ms");
+        assert_eq!(ms_list(&[None, None]), "– / –");
         assert_eq!(datetime("2026-12-06T00:15:03.123Z"), "2026-12-06 00:15:03");
         assert_eq!(bucket_label("2026-12-06T00:15:00Z", false), "00:15");
         assert_eq!(bucket_label("2026-12-06T00:15:00Z", true), "12-06");

@@ -256,7 +256,7 @@ pub fn Settings() -> impl IntoView {
     view! {
         <PageHeader eyebrow=org.name.clone() title="Settings" />
         <div class="grid">
-            <form class="card" on:submit=save novalidate>
+            <form class="card settings-form" on:submit=save novalidate>
                 <header class="card-header"><h2>"Organization"</h2></header>
                 <fieldset disabled=!admin>
                     <div class="field">

@@ -76,7 +76,7 @@ struct OverviewData {
     team_names: Vec<(String, String)>,
     providers: usize,
     keys: usize,
-    first_provider_slug: Option<String>,
+    first_model: Option<String>,
 }
 
 /// Epoch ms of an RFC 3339 timestamp (browser only).
@@ -188,7 +188,9 @@ async fn load(org_api: String, range: Range) -> Result<OverviewData, ApiError> {
         team_names: names(&teams),
         providers: provider_list.len(),
         keys: arr(&keys, "data").len(),
-        first_provider_slug: provider_list.first().map(|p| s(p, "slug")),
+        first_model: provider_list
+            .first()
+            .map(crate::pages::providers::example_model),
     })
 }
 
@@ -348,7 +350,9 @@ fn OverviewBody(
     };
     let lat_refs = refs_of(&lat, &[("p95", "#d97706")]);
     let ttft_refs = refs_of(&ttft, &[("p50", "#0891b2")]);
-    let pct_text = |v: &Value, k: &str| opt_n(v, k).map(util::ms).unwrap_or_else(|| "–".into());
+    let pct_text = |v: &Value, keys: &[&str]| {
+        util::ms_list(&keys.iter().map(|k| opt_n(v, k)).collect::<Vec<_>>())
+    };
     let sampled_note = (d.sampled >= 1000)
         .then(|| "Percentiles per bucket come from the latest 1,000 requests of the range.");
 
@@ -401,10 +405,7 @@ fn OverviewBody(
         })
         .collect_view();
 
-    let model = d
-        .first_provider_slug
-        .clone()
-        .map(|slug| format!("{slug}/gpt-4o-mini"));
+    let model = d.first_model.clone();
     let onboarding = fresh.then(|| {
         let steps = [
             (
@@ -513,13 +514,12 @@ fn OverviewBody(
                     <div>
                         <dt>"Latency p50 / p95 / p99"</dt>
                         <dd data-testid="latency-pcts">
-                            {pct_text(&lat, "p50")} " / " {pct_text(&lat, "p95")} " / "
-                            {pct_text(&lat, "p99")}
+                            {pct_text(&lat, &["p50", "p95", "p99"])}
                         </dd>
                     </div>
                     <div>
                         <dt>"TTFT p50 / p95"</dt>
-                        <dd>{pct_text(&ttft, "p50")} " / " {pct_text(&ttft, "p95")}</dd>
+                        <dd>{pct_text(&ttft, &["p50", "p95"])}</dd>
                     </div>
                 </dl>
             </section>

@@ -86,7 +86,12 @@ pub fn key_body(
 
 /// A secret shown once, with a copy button and a snippet using it.
 #[component]
-fn SecretOnce(secret: String, title: String, on_close: Callback<()>) -> impl IntoView {
+fn SecretOnce(
+    secret: String,
+    title: String,
+    model: Option<String>,
+    on_close: Callback<()>,
+) -> impl IntoView {
     let copied = RwSignal::new(false);
     let endpoints = use_context::<Endpoints>().unwrap_or_default();
     let text = secret.clone();
@@ -121,7 +126,10 @@ fn SecretOnce(secret: String, title: String, on_close: Callback<()>) -> impl Int
                     {move || if copied.get() { "Copied" } else { "Copy key" }}
                 </button>
             </div>
-            <QuickStart gateway_url=endpoints.gateway_url api_key=secret />
+            {match model {
+                Some(model) => view! { <QuickStart gateway_url=endpoints.gateway_url api_key=secret model /> }.into_any(),
+                None => view! { <QuickStart gateway_url=endpoints.gateway_url api_key=secret /> }.into_any(),
+            }}
         </section>
     }
 }
@@ -147,6 +155,11 @@ pub fn Keys() -> impl IntoView {
             let spend = api::get(&spend_url).await.unwrap_or(Value::Null);
             Ok::<_, api::ApiError>((keys, spend))
         }
+    });
+    let providers_api = org.api("/providers?limit=200");
+    let providers = LocalResource::new(move || {
+        let url = providers_api.clone();
+        async move { api::get(&url).await }
     });
     let show_form = RwSignal::new(false);
     let secret = RwSignal::new(None::<(String, String)>);
@@ -263,6 +276,10 @@ pub fn Keys() -> impl IntoView {
                             <SecretOnce
                                 secret=key
                                 title=title
+                                model=providers
+                                    .get()
+                                    .and_then(Result::ok)
+                                    .and_then(|p| arr(&p, "data").first().map(crate::pages::providers::example_model))
                                 on_close=Callback::new(move |_| secret.set(None))
                             />
                         }

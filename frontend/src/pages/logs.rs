@@ -319,9 +319,21 @@ pub fn LogDetail() -> impl IntoView {
     let params = use_params_map();
     let rid = move || params.read().get("rid").unwrap_or_default();
     let org_api = org.api("/logs/");
+    let keys_api = org.api("/keys?limit=200");
     let detail = LocalResource::new(move || {
         let url = format!("{org_api}{}", enc(&rid()));
-        async move { api::get(&url).await }
+        let keys_url = keys_api.clone();
+        async move {
+            let r = api::get(&url).await?;
+            let key_id = s(&r, "key_id");
+            // The key's name is a nicety; its id is shown when the list cannot be read.
+            let name = api::get(&keys_url)
+                .await
+                .ok()
+                .and_then(|k| arr(&k, "data").into_iter().find(|k| s(k, "id") == key_id))
+                .map(|k| s(&k, "name"));
+            Ok::<_, api::ApiError>((r, name))
+        }
     });
     let back = org.link("/logs");
     view! {
@@ -333,13 +345,13 @@ pub fn LogDetail() -> impl IntoView {
         {move || match detail.get() {
             None => view! { <Loading what="the request" /> }.into_any(),
             Some(Err(e)) => view! { <p class="form-error" role="alert">{e.message}</p> }.into_any(),
-            Some(Ok(r)) => view! { <RequestDetail r /> }.into_any(),
+            Some(Ok((r, key_name))) => view! { <RequestDetail r key_name /> }.into_any(),
         }}
     }
 }
 
 #[component]
-fn RequestDetail(r: Value) -> impl IntoView {
+fn RequestDetail(r: Value, key_name: Option<String>) -> impl IntoView {
     let opt_ms = |k: &str| opt_n(&r, k).map(util::ms).unwrap_or_else(|| "–".into());
     let text = |k: &str| {
         let v = s(&r, k);
@@ -361,7 +373,7 @@ fn RequestDetail(r: Value) -> impl IntoView {
             },
         ),
         ("Error class", text("error_class")),
-        ("Virtual key", text("key_id")),
+        ("Virtual key", key_name.unwrap_or_else(|| text("key_id"))),
         ("Team", text("team_id")),
         ("End user", text("end_user_id")),
         ("Trace id", text("trace_id")),

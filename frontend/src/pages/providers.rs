@@ -33,6 +33,20 @@ pub const KINDS: &[(&str, &str)] = &[
     ("mock", "Mock (testing)"),
 ];
 
+/// A model to show in snippets for a credential: `<slug>/<a model of that provider>`.
+pub fn example_model(provider: &Value) -> String {
+    let model = match s(provider, "provider").as_str() {
+        "anthropic" => "claude-3-5-haiku-latest",
+        "gemini" => "gemini-2.0-flash",
+        "mistral" => "mistral-small-latest",
+        "groq" => "llama-3.1-8b-instant",
+        "deepseek" => "deepseek-chat",
+        "mock" => "echo",
+        _ => "gpt-4o-mini",
+    };
+    format!("{}/{model}", s(provider, "slug"))
+}
+
 /// A slug from a display name: lowercase letters, digits and dashes.
 pub fn slugify(name: &str) -> String {
     let mut out = String::new();

@@ -143,7 +143,10 @@ pub fn Team() -> impl IntoView {
                         <section class="card card-wide card-flush">
                             <header class="card-header card-pad">
                                 <h2>"Members"</h2>
-                                <span class="muted">{format!("{} people", members.len())}</span>
+                                <span class="muted">{match members.len() {
+                                    1 => "1 member".to_owned(),
+                                    n => format!("{n} members"),
+                                }}</span>
                             </header>
                             <div class="table-wrap">
                                 <table class="table" data-testid="members-table">
