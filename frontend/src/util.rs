@@ -50,6 +50,8 @@ fn group(v: f64) -> String {
 pub fn ms(v: f64) -> String {
     if v >= 10_000.0 {
         format!("{:.1} s", v / 1000.0)
+    } else if v < 1.0 && v > 0.0 {
+        format!("{v:.2} ms")
     } else if v < 10.0 && v.fract() != 0.0 {
         format!("{v:.1} ms")
     } else {
@@ -139,7 +141,7 @@ mod tests {
         assert_eq!(count(1234567.0), "1235k");
         assert_eq!(count(4321.0), "4,321");
         assert_eq!(ms(250.0), "250 ms");
-        assert_eq!(ms(0.4), "0.4 ms");
+        assert_eq!(ms(0.25), "0.25 ms");
         assert_eq!(ms(2.5), "2.5 ms");
         assert_eq!(ms_list(&[Some(1.0), Some(7.0), None]), "1 / 7 / – ms");
         assert_eq!(ms_list(&[None, None]), "– / –");

@@ -512,13 +512,13 @@ fn OverviewBody(
                         </dd>
                     </div>
                     <div>
-                        <dt>"Latency p50 / p95 / p99"</dt>
+                        <dt>"Latency p50/p95/p99"</dt>
                         <dd data-testid="latency-pcts">
                             {pct_text(&lat, &["p50", "p95", "p99"])}
                         </dd>
                     </div>
                     <div>
-                        <dt>"TTFT p50 / p95"</dt>
+                        <dt>"TTFT p50/p95"</dt>
                         <dd>{pct_text(&ttft, &["p50", "p95"])}</dd>
                     </div>
                 </dl>
