@@ -38,7 +38,9 @@ KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" node --test tests/sdk-node/
 step "Browser suite against the README's first command (scripts/run.sh)"
 data_dir=$(mktemp -d)
 serve_log="$data_dir/serve.log"
-scripts/run.sh --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --data-dir "$data_dir" >"$serve_log" 2>&1 &
+# The suite registers a mock provider on 127.0.0.1 from the UI, so this server allows private upstreams.
+KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true \
+  scripts/run.sh --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --data-dir "$data_dir" >"$serve_log" 2>&1 &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
@@ -51,7 +53,8 @@ gateway_url=$(sed -n 's/^Keyway gateway: *//p' "$serve_log" | sed 's#/v1$##')
 [ -n "$api_url" ] && [ -n "$gateway_url" ] || { cat "$serve_log"; echo "no URLs printed" >&2; exit 1; }
 curl -fsS "$api_url/healthz" >/dev/null && curl -fsS "$gateway_url/healthz" >/dev/null
 echo "keyway serve up: dashboard $api_url, gateway $gateway_url"
-KEYWAY_DASHBOARD_URL=$api_url KEYWAY_GATEWAY_URL=$gateway_url node --test tests/browser/
+KEYWAY_DASHBOARD_URL=$api_url KEYWAY_GATEWAY_URL=$gateway_url KEYWAY_DATA_DIR=$data_dir \
+  KEYWAY_BIN="$CARGO_TARGET_DIR/debug/keyway" node --test tests/browser/
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 trap - EXIT

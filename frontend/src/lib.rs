@@ -2,22 +2,36 @@
 //! in the browser (feature `hydrate`, built to wasm by `scripts/build-wasm.sh`).
 //!
 //! The server mounts it with [`ssr::configure`]; the browser entry point is [`hydrate`].
+#![recursion_limit = "256"]
 
+pub mod api;
+pub mod charts;
 pub mod components;
 pub mod pages;
+pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod util;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     path,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::components::layout::Layout;
-use crate::pages::{not_found::NotFound, overview::Overview};
+use crate::pages::{
+    admin::{Audit, Settings},
+    auth::{AcceptInvite, ForgotPassword, Login, NewOrg, ResetPassword, Signup, VerifyEmail},
+    dashboard::Overview,
+    keys::Keys,
+    logs::{LogDetail, Logs},
+    not_found::NotFound,
+    providers::Providers,
+    team::Team,
+};
+use crate::session::{Home, OrgShell};
 
 /// Prefix of every dashboard server function; kept apart from the REST API's `/api/` prefix.
 pub const SERVER_FN_PREFIX: &str = "/_dash/fn";
@@ -86,11 +100,26 @@ pub fn App() -> impl IntoView {
         <Meta name="description" content="Keyway AI gateway dashboard" />
         <Meta name="color-scheme" content="light" />
         <Router>
-            <Layout>
-                <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=Overview />
-                </Routes>
-            </Layout>
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/") view=Home />
+                <Route path=path!("/login") view=Login />
+                <Route path=path!("/signup") view=Signup />
+                <Route path=path!("/verify-email") view=VerifyEmail />
+                <Route path=path!("/forgot-password") view=ForgotPassword />
+                <Route path=path!("/reset-password") view=ResetPassword />
+                <Route path=path!("/invites/accept") view=AcceptInvite />
+                <Route path=path!("/orgs/new") view=NewOrg />
+                <ParentRoute path=path!("/o/:org") view=OrgShell>
+                    <Route path=path!("") view=Overview />
+                    <Route path=path!("logs") view=Logs />
+                    <Route path=path!("logs/:rid") view=LogDetail />
+                    <Route path=path!("keys") view=Keys />
+                    <Route path=path!("providers") view=Providers />
+                    <Route path=path!("team") view=Team />
+                    <Route path=path!("audit") view=Audit />
+                    <Route path=path!("settings") view=Settings />
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

@@ -1,22 +1,37 @@
-// Drives the dashboard in Debian's Chromium against a running Keyway API port.
-//   KEYWAY_DASHBOARD_URL=http://127.0.0.1:3000 node --test tests/browser/
-// Screenshots go to tests/browser/screenshots/ (gitignored).
+// Drives the dashboard in Debian's Chromium against a running `keyway serve` (scripts/run.sh):
+//   KEYWAY_DASHBOARD_URL=http://127.0.0.1:3000 KEYWAY_GATEWAY_URL=http://127.0.0.1:8080 \
+//   KEYWAY_DATA_DIR=<the --data-dir of keyway serve> KEYWAY_BIN=<path of the keyway binary> \
+//   node --test tests/browser/
+// The server must allow private upstreams (KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true): the test
+// starts `keyway mock-provider` on 127.0.0.1 and registers it as a provider from the UI.
+// A new user signs up, verifies through the e-mail in the outbox, creates an org, adds the mock
+// provider, issues a key, sends requests through the gateway with it and sees them in the
+// overview charts and the logs; a second user joins through an invitation as a viewer and cannot
+// issue keys (the button is absent and the server refuses).
+// Screenshots of every main page go to tests/browser/screenshots/ (gitignored).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const BASE_URL = (process.env.KEYWAY_DASHBOARD_URL ?? '').replace(/\/+$/, '');
-if (!BASE_URL) {
-  throw new Error('set KEYWAY_DASHBOARD_URL to the dashboard origin, e.g. http://127.0.0.1:3000');
+const GATEWAY_URL = (process.env.KEYWAY_GATEWAY_URL ?? '').replace(/\/+$/, '');
+const DATA_DIR = process.env.KEYWAY_DATA_DIR ?? '';
+const KEYWAY_BIN = process.env.KEYWAY_BIN ?? '';
+for (const [name, value] of Object.entries({
+  KEYWAY_DASHBOARD_URL: BASE_URL,
+  KEYWAY_GATEWAY_URL: GATEWAY_URL,
+  KEYWAY_DATA_DIR: DATA_DIR,
+  KEYWAY_BIN,
+})) {
+  if (!value) throw new Error(`set ${name} (see the comment at the top of this file)`);
 }
 const SCREENSHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
 const CHROMIUM_ARGS = [
-  '--headless',
   '--no-sandbox',
   '--disable-gpu',
   '--disable-background-networking',
@@ -26,171 +41,401 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const TIMEOUT = 15_000;
+const RUN = Date.now().toString(36);
+const OWNER = { name: 'Ada Owner', email: `ada-${RUN}@example.com`, password: 'correct horse battery' };
+const VIEWER = { name: 'Vic Viewer', email: `vic-${RUN}@example.com`, password: 'staple battery horse' };
+const ORG_NAME = `Acme ${RUN}`;
 
-let userDataDir;
-let context;
+let browser;
+let mock;
+let mockUrl;
+/** Shared between the tests, which run in order. */
+const state = {};
 
 before(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
-  userDataDir = await mkdtemp(path.join(tmpdir(), 'keyway-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
+  browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: CHROMIUM_ARGS,
-    viewport: { width: 1440, height: 1000 },
-    permissions: ['clipboard-read', 'clipboard-write'],
+  });
+  mock = spawn(KEYWAY_BIN, ['mock-provider', '--addr', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  mockUrl = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`mock provider did not start: ${out}`)), 20_000);
+    mock.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/mock provider listening on (\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace(/\/+$/, ''));
+      }
+    });
+    mock.on('exit', (code) => reject(new Error(`mock provider exited with ${code}`)));
   });
 });
 
 after(async () => {
-  await context?.close();
-  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await browser?.close();
+  // The gateway keeps idle connections to the mock open; a graceful stop would wait for them.
+  mock?.kill('SIGKILL');
 });
 
-/** Opens a page that records console errors, uncaught exceptions and failed requests. */
+/** A fresh browser profile (own cookies) with a page recording console errors. */
 async function openPage() {
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 900 },
+    permissions: ['clipboard-read', 'clipboard-write'],
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
+  page.on('dialog', (d) => d.accept());
   const problems = [];
-  const assets = new Map();
   page.on('console', (msg) => {
-    if (msg.type() === 'error') {
+    // A 4xx answer the page handles (401 before login, the viewer's refused POST) is logged by
+    // Chromium as a console error; those are expected. Anything else is a bug.
+    if (msg.type() === 'error' && !/status of 4\d\d/.test(msg.text())) {
       problems.push(`console error: ${msg.text()} (${msg.location().url})`);
     }
   });
   page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
-  page.on('requestfailed', (req) =>
-    problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`),
-  );
-  page.on('response', (res) => {
-    const url = new URL(res.url());
-    if (url.pathname.startsWith('/pkg/')) assets.set(url.pathname, res.status());
-  });
-  return { page, problems, assets };
+  return { context, page, problems };
 }
 
-/** Waits until the wasm bundle has hydrated the server-rendered page. */
 async function waitForHydration(page) {
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: TIMEOUT });
 }
 
-test('the overview page is rendered on the server', async () => {
-  const res = await fetch(`${BASE_URL}/`);
+async function goto(page, pathname) {
+  const res = await page.goto(`${BASE_URL}${pathname}`);
+  await waitForHydration(page);
+  return res;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Finds the newest link to `pathname` in an e-mail to `to` in the outbox (quoted-printable aware). */
+async function linkFromOutbox(to, pathname) {
+  const dir = path.join(DATA_DIR, 'outbox');
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.eml')).sort().reverse();
+    for (const f of files) {
+      const raw = await readFile(path.join(dir, f), 'utf8');
+      const text = raw.replace(/=\r?\n/g, '').replace(/=3D/gi, '=');
+      if (!text.toLowerCase().includes(to.toLowerCase())) continue;
+      const m = text.match(new RegExp(`${pathname.replace(/[/?]/g, '\\$&')}\\?token=[A-Za-z0-9_.~%-]+`));
+      if (m) return m[0];
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`no e-mail to ${to} with a ${pathname} link in ${dir}`);
+}
+
+async function chat(key, model, extra = {}) {
+  const res = await fetch(`${GATEWAY_URL}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello from the browser suite' }], ...extra }),
+  });
+  await res.text();
+  return res.status;
+}
+
+test('pages are rendered on the server and the assets are served by Keyway', async () => {
+  const res = await fetch(`${BASE_URL}/login`);
   assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /text\/html/);
   const html = await res.text();
-  assert.match(html, /Get started with Keyway/);
-  assert.match(html, /data-testid="gateway-url">https?:\/\/[^<]+</);
-  assert.match(html, /data-testid="api-url">https?:\/\/[^<]+</);
-  // The curl tab is selected before any script runs.
-  assert.match(html, /\/v1\/chat\/completions/);
-  assert.match(html, /role="tablist"/);
-  // The status card's server function resolved during server rendering.
-  assert.match(html, /data-testid="status-state">Online</);
-  // The hydration script asks for the files scripts/build-wasm.sh writes.
+  assert.match(html, /Log in to Keyway/);
   assert.match(html, /\/pkg\/keyway\.js/);
-  assert.match(html, /\/pkg\/keyway\.wasm/);
+  assert.doesNotMatch(html, /https?:\/\/(?!127\.0\.0\.1|localhost)[a-z0-9.-]+\.[a-z]{2,}\/[^"]*\.(js|css|woff2?)"/i);
   for (const asset of ['/pkg/keyway.js', '/pkg/keyway.wasm', '/pkg/keyway.css']) {
     const r = await fetch(`${BASE_URL}${asset}`);
     assert.equal(r.status, 200, `${asset} answered ${r.status}`);
   }
+  const root = await fetch(`${BASE_URL}/`);
+  assert.equal(root.status, 200);
+  assert.match(await root.text(), /Keyway/);
 });
 
-test('after hydration the snippet tabs, copy button and status refresh work', async () => {
-  const { page, problems, assets } = await openPage();
+test('a new user signs up, verifies, creates an org, adds a provider, issues a key and sees traffic', async () => {
+  const { context, page, problems } = await openPage();
   try {
-    const res = await page.goto(`${BASE_URL}/`);
-    assert.equal(res?.status(), 200);
-    await page.getByRole('heading', { level: 1, name: 'Get started with Keyway' }).waitFor();
-    const gatewayUrl = (await page.getByTestId('gateway-url').textContent())?.trim();
-    assert.match(gatewayUrl ?? '', /^https?:\/\//);
+    // Sign up; the form explains a weak password in words before calling the server.
+    await goto(page, '/signup');
+    await page.getByLabel('Your name').fill(OWNER.name);
+    await page.getByLabel('Work e-mail').fill(OWNER.email);
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('alert').filter({ hasText: 'at least 10 characters' }).waitFor();
+    await shot(page, 'signup-error');
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
 
-    const code = page.locator('#snippet-panel code');
-    const curlTab = page.getByRole('tab', { name: 'curl' });
-    const pythonTab = page.getByRole('tab', { name: 'Python' });
-    const nodeTab = page.getByRole('tab', { name: 'Node' });
-    assert.equal(await curlTab.getAttribute('aria-selected'), 'true');
-    assert.match(await code.textContent(), /^curl /);
+    // Logging in before verifying is refused with an explanation.
+    await goto(page, '/login');
+    await shot(page, 'login');
+    await page.getByLabel('E-mail').fill(OWNER.email);
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').filter({ hasText: /verif/i }).waitFor();
 
+    // Verify through the link in the outbox.
+    const verify = await linkFromOutbox(OWNER.email, '/verify-email');
+    await goto(page, verify);
+    await page.getByRole('heading', { name: 'E-mail verified' }).waitFor();
+    await shot(page, 'verify-email');
+
+    // Log in: no org yet, so the dashboard asks for one.
+    await goto(page, '/login');
+    await page.getByLabel('E-mail').fill(OWNER.email);
+    await page.getByLabel('Password').fill(OWNER.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/\/orgs\/new$/);
     await waitForHydration(page);
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Give the organization a name' }).waitFor();
+    await page.getByLabel('Organization name').fill(ORG_NAME);
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await page.waitForURL(/\/o\/[0-9a-f-]{36}$/);
+    state.orgPath = new URL(page.url()).pathname;
+    state.orgId = state.orgPath.split('/')[2];
 
-    // Only a hydrated page reacts to the click: the server sent the curl snippet.
-    await pythonTab.click();
+    // A fresh org shows the onboarding checklist with the real gateway URL in the snippets.
+    const onboarding = page.getByTestId('onboarding');
+    await onboarding.waitFor();
+    assert.match(await onboarding.textContent(), /0 of 3 done/);
+    await page.getByRole('tab', { name: 'Python' }).click();
+    const python = await page.locator('#snippet-panel code').textContent();
+    assert.ok(python.includes(`base_url="${GATEWAY_URL}/v1"`), python);
+    await shot(page, 'onboarding');
+
+    // Add the mock as a provider; the secret is write-only and shown masked.
+    await onboarding.getByRole('link', { name: 'Add provider' }).click();
+    await page.waitForURL(/\/providers$/);
+    await page.getByTestId('add-provider').click();
+    await page.getByRole('button', { name: 'Save credential' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Give the credential a name' }).waitFor();
+    await page.getByLabel('Provider', { exact: true }).selectOption('mock');
+    await page.getByLabel('Name', { exact: true }).fill('Mock');
+    assert.equal(await page.getByLabel('Slug').inputValue(), 'mock');
+    await page.getByLabel('Base URL (optional)').fill(`${mockUrl}/v1`);
+    const upstreamSecret = `sk-upstream-${RUN}-abcdef123456`;
+    await page.getByLabel('API key').fill(upstreamSecret);
+    await page.getByRole('button', { name: 'Save credential' }).click();
+    const masked = page.getByTestId('masked-key').first();
+    await masked.waitFor();
+    assert.ok(!(await masked.textContent()).includes(upstreamSecret));
+    assert.ok(!(await page.content()).includes(upstreamSecret), 'the provider secret is never shown');
+    await shot(page, 'providers');
+
+    // Issue a key: the secret is shown once, with a copy button.
+    await page.getByRole('link', { name: 'Virtual keys', exact: true }).click();
+    await page.waitForURL(/\/keys$/);
+    await page.getByTestId('issue-key').click();
+    await page.getByLabel('Requests per minute').fill('0');
+    await page.getByLabel('Name', { exact: true }).fill('checkout-service');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByRole('alert').filter({ hasText: 'whole number above zero' }).waitFor();
+    await page.getByLabel('Requests per minute').fill('600');
+    await page.getByLabel('Budget (USD)').fill('25');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secretEl = page.getByTestId('new-key-secret');
+    await secretEl.waitFor();
+    const secret = (await secretEl.textContent()).trim();
+    assert.ok(secret.length > 20, secret);
+    await page.getByRole('button', { name: 'Copy key' }).click();
+    await page.getByRole('button', { name: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    await shot(page, 'key-issued');
+    await page.getByRole('button', { name: 'Done' }).click();
+    assert.equal(await page.getByTestId('new-key-secret').count(), 0, 'the secret is gone once closed');
+
+    // Traffic through the gateway with that key: successes, a stream, and an upstream error.
+    for (let i = 0; i < 5; i++) assert.equal(await chat(secret, 'mock/echo'), 200);
+    assert.equal(await chat(secret, 'mock/echo+chunks-5', { stream: true }), 200);
+    assert.equal(await chat(secret, 'mock/echo+chunks-3', { stream: true }), 200);
+    assert.ok((await chat(secret, 'mock/status-400')) >= 400);
+
+    // The overview picks them up within seconds (it refreshes itself).
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
     await page.waitForFunction(
-      () => document.querySelector('#snippet-panel code')?.dataset.lang === 'python',
+      () => Number(document.querySelector('[data-testid="total-requests"]')?.textContent?.replace(/,/g, '')) >= 8,
+      null,
+      { timeout: 30_000 },
     );
-    assert.equal(await pythonTab.getAttribute('aria-selected'), 'true');
-    assert.equal(await curlTab.getAttribute('aria-selected'), 'false');
-    const python = await code.textContent();
-    assert.ok(python.includes('from openai import OpenAI'), python);
-    assert.ok(python.includes(`base_url="${gatewayUrl}/v1"`), python);
-    assert.ok(python.includes('api_key="<your Keyway virtual key>"'), python);
-    assert.equal(
-      await page.getByRole('tabpanel').getAttribute('aria-labelledby'),
-      'tab-python',
+    assert.match(await page.getByTestId('total-errors').textContent(), /^1/);
+    const points = await page.locator('[data-testid="chart-requests"] circle.chart-dot').evaluateAll((els) =>
+      els.map((e) => Number(e.getAttribute('data-value'))),
     );
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'overview-python.png'), fullPage: true });
+    assert.ok(points.some((v) => v >= 1), `request chart points: ${points}`);
+    const latencyPoints = await page.locator('[data-testid="chart-latency"] circle.chart-dot').count();
+    assert.ok(latencyPoints >= 1, 'latency chart has points');
+    assert.ok((await page.locator('[data-testid="chart-ttft"] circle.chart-dot').count()) >= 1, 'TTFT chart has points');
+    assert.ok((await page.locator('[data-testid="chart-requests"] .chart-tick').count()) >= 5, 'axes have ticks');
+    assert.match(await page.getByTestId('breakdown-model').textContent(), /echo/);
+    assert.match(await page.getByTestId('breakdown-key').textContent(), /checkout-service/);
+    await page.getByTestId('onboarding').waitFor({ state: 'detached' });
+    await shot(page, 'overview');
 
-    // Arrow keys move between tabs, as in any tablist.
-    await pythonTab.focus();
-    await page.keyboard.press('ArrowRight');
-    assert.equal(await nodeTab.getAttribute('aria-selected'), 'true');
-    assert.equal(await page.evaluate(() => document.activeElement?.id), 'tab-node');
-    const node = await code.textContent();
-    assert.ok(node.includes(`baseURL: "${gatewayUrl}/v1"`), node);
-
-    // Copy puts exactly the visible snippet on the clipboard and says so.
-    const copy = page.getByRole('button', { name: 'Copy snippet' });
-    await copy.click();
-    await page.getByRole('button', { name: 'Copied to clipboard' }).waitFor();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), node);
-
-    // Refresh calls the server function from the browser; the server clock moves on.
-    const time = page.getByTestId('status-time');
-    const before = await time.getAttribute('datetime');
-    const [fnResponse] = await Promise.all([
-      page.waitForResponse((r) => new URL(r.url()).pathname.startsWith('/_dash/fn/')),
-      page.getByRole('button', { name: 'Refresh' }).click(),
-    ]);
-    assert.equal(fnResponse.status(), 200);
+    // Logs: filter to errors, then open a request.
+    await page.getByRole('link', { name: 'Logs', exact: true }).click();
+    const logRows = page.locator('[data-testid="logs-table"] tbody tr');
+    await logRows.first().waitFor();
+    assert.ok((await logRows.count()) >= 8, `logs rows: ${await logRows.count()}`);
+    await shot(page, 'logs');
+    await page.getByLabel('Status').selectOption('error');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForFunction(
-      (prev) => document.querySelector('[data-testid="status-time"]')?.getAttribute('datetime') !== prev,
-      before,
+      () => document.querySelectorAll('[data-testid="logs-table"] tbody tr').length === 1,
     );
-    assert.equal(await page.getByTestId('status-state').textContent(), 'Online');
-
-    await curlTab.click();
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'overview.png'), fullPage: true });
-
-    assert.deepEqual(
-      Object.fromEntries(assets),
-      { '/pkg/keyway.css': 200, '/pkg/keyway.js': 200, '/pkg/keyway.wasm': 200 },
+    await page.getByLabel('Status').selectOption('');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid="logs-table"] tbody tr').length >= 8,
     );
+    await logRows.first().getByRole('link').click();
+    await page.getByTestId('request-detail').waitFor();
+    assert.match(await page.getByTestId('request-detail').textContent(), /Time to first token/);
+    await shot(page, 'log-detail');
+
+    // Keys list shows per-key spend.
+    await page.getByRole('link', { name: 'Virtual keys', exact: true }).click();
+    await page.getByTestId('keys-table').waitFor();
+    assert.match(await page.getByTestId('key-spend').first().textContent(), /req/);
+    await shot(page, 'keys');
+
+    // Invite a viewer.
+    await page.getByRole('link', { name: 'Team', exact: true }).click();
+    await page.getByLabel('E-mail').fill('not-an-address');
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByRole('alert').filter({ hasText: 'is not an e-mail address' }).waitFor();
+    await page.getByLabel('E-mail').fill(VIEWER.email);
+    await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByTestId('pending-invites').getByText(VIEWER.email).waitFor();
+    await shot(page, 'team');
+
+    // Audit log records what happened.
+    await page.getByRole('link', { name: 'Audit log', exact: true }).click();
+    await page.getByTestId('audit-table').waitFor();
+    const audit = await page.getByTestId('audit-table').textContent();
+    assert.match(audit, /key/);
+    assert.match(audit, /invite/);
+    await shot(page, 'audit');
+
+    // Settings validate and save.
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.getByLabel('Log retention (days)').fill('forever');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('alert').filter({ hasText: 'number of days' }).waitFor();
+    await page.getByLabel('Log retention (days)').fill('30');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    await shot(page, 'settings');
+
+    // A second organization: created from the switcher, switched away from, deleted.
+    await page.getByTestId('org-switcher').selectOption('new');
+    await page.waitForURL(/\/orgs\/new$/);
+    await page.getByLabel('Organization name').fill('Scratch org');
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await page.waitForURL(/\/o\/[0-9a-f-]{36}$/);
+    const scratchPath = new URL(page.url()).pathname;
+    assert.notEqual(scratchPath, state.orgPath);
+    await page.getByTestId('onboarding').waitFor();
+    await page.getByTestId('org-switcher').selectOption(state.orgId);
+    await page.waitForURL(new RegExp(`${state.orgPath}$`));
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="total-requests"]')?.textContent?.replace(/,/g, '')) >= 8,
+    );
+    await goto(page, `${scratchPath}/settings`);
+    await page.getByLabel("Type the organization's name to confirm").fill('Scratch');
+    await page.getByRole('button', { name: 'Delete this organization' }).click();
+    await page.getByRole('alert').filter({ hasText: 'exactly to confirm' }).waitFor();
+    await page.getByLabel("Type the organization's name to confirm").fill('Scratch org');
+    await page.getByRole('button', { name: 'Delete this organization' }).click();
+    await page.waitForURL(new RegExp(`${state.orgPath}$`));
+    const orgNames = await page.getByTestId('org-switcher').locator('option').allTextContents();
+    assert.ok(!orgNames.includes('Scratch org'), `switcher still lists the deleted org: ${orgNames}`);
+
     assert.deepEqual(problems, []);
   } finally {
-    await page.close();
+    await context.close();
+  }
+});
+
+test('an invited viewer joins, sees the data and cannot issue keys', async () => {
+  assert.ok(state.orgId, 'the previous test created the org');
+  const { context, page, problems } = await openPage();
+  try {
+    const link = await linkFromOutbox(VIEWER.email, '/invites/accept');
+    await goto(page, link);
+    await page.getByRole('heading', { name: `Join ${ORG_NAME}` }).waitFor();
+    await shot(page, 'invite-accept');
+    await page.getByRole('link', { name: 'Create an account and join' }).click();
+    await page.waitForURL(/\/signup\?/);
+    await waitForHydration(page);
+    await page.waitForFunction(
+      (email) => document.querySelector('#signup-email')?.value === email,
+      VIEWER.email,
+    );
+    await page.getByLabel('Your name').fill(VIEWER.name);
+    await page.getByLabel('Password').fill(VIEWER.password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(new RegExp(`/o/${state.orgId}$`));
+    await page.getByTestId('my-role').filter({ hasText: 'viewer' }).waitFor();
+
+    await page.getByRole('link', { name: 'Virtual keys', exact: true }).click();
+    await page.getByTestId('keys-table').waitFor();
+    await page.getByTestId('viewer-notice').waitFor();
+    assert.equal(await page.getByTestId('issue-key').count(), 0, 'a viewer has no issue-key button');
+    assert.equal(await page.getByRole('button', { name: 'Revoke' }).count(), 0);
+    assert.equal(await page.getByRole('link', { name: 'Audit log', exact: true }).count(), 0);
+    await shot(page, 'keys-viewer');
+
+    // The server refuses anyway, even with a valid session and CSRF token.
+    const refused = await page.evaluate(async (orgId) => {
+      const csrf = document.cookie.split('; ').find((c) => c.startsWith('kw_csrf='))?.split('=')[1];
+      const r = await fetch(`/api/v1/orgs/${orgId}/keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf ?? '' },
+        body: JSON.stringify({ name: 'sneaky' }),
+      });
+      return { status: r.status, body: await r.json() };
+    }, state.orgId);
+    assert.equal(refused.status, 403, JSON.stringify(refused));
+
+    // Logging out ends the session.
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(/\/login/);
+    await goto(page, `/o/${state.orgId}/keys`);
+    await page.waitForURL(/\/login\?next=/);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
   }
 });
 
 test('an unknown path shows the 404 page with a way back', async () => {
-  const { page, problems } = await openPage();
+  const { context, page, problems } = await openPage();
   try {
     const res = await page.goto(`${BASE_URL}/no/such/page`);
     assert.equal(res?.status(), 404);
     await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
     assert.equal(await page.title(), 'Page not found · Keyway');
     await waitForHydration(page);
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'not-found.png'), fullPage: true });
-
+    await shot(page, 'not-found');
     await page.getByRole('link', { name: 'Back to overview' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Get started with Keyway' }).waitFor();
-    assert.equal(new URL(page.url()).pathname, '/');
-    // Chromium logs the document's own 404 as a console error; that one is the point here.
-    const unexpected = problems.filter(
-      (p) => !(p.includes('status of 404') && p.includes('/no/such/page')),
-    );
+    // Logged out: the dashboard root sends the visitor to the login page.
+    await page.waitForURL(/\/login$/);
+    const unexpected = problems.filter((p) => !p.includes('/no/such/page'));
     assert.deepEqual(unexpected, []);
   } finally {
-    await page.close();
+    await context.close();
   }
 });

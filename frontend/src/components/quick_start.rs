@@ -46,15 +46,23 @@ impl SnippetLang {
         }
     }
 
-    /// The snippet calling the gateway at `gateway_url` (no trailing slash).
+    /// The snippet calling the gateway at `gateway_url` (no trailing slash) with the
+    /// placeholder key and the example model.
     pub fn snippet(self, gateway_url: &str) -> String {
+        self.snippet_with(gateway_url, KEY_PLACEHOLDER, EXAMPLE_MODEL)
+    }
+
+    /// The snippet with a given key (or placeholder) and `provider/model`.
+    pub fn snippet_with(self, gateway_url: &str, key: &str, model: &str) -> String {
+        let key_placeholder = key;
+        let example_model = model;
         match self {
             Self::Curl => format!(
                 r#"curl {gateway_url}/v1/chat/completions \
-  -H "Authorization: Bearer {KEY_PLACEHOLDER}" \
+  -H "Authorization: Bearer {key_placeholder}" \
   -H "Content-Type: application/json" \
   -d '{{
-    "model": "{EXAMPLE_MODEL}",
+    "model": "{example_model}",
     "messages": [{{"role": "user", "content": "Hello from Keyway!"}}]
   }}'"#
             ),
@@ -63,11 +71,11 @@ impl SnippetLang {
 
 client = OpenAI(
     base_url="{gateway_url}/v1",
-    api_key="{KEY_PLACEHOLDER}",
+    api_key="{key_placeholder}",
 )
 
 response = client.chat.completions.create(
-    model="{EXAMPLE_MODEL}",
+    model="{example_model}",
     messages=[{{"role": "user", "content": "Hello from Keyway!"}}],
 )
 print(response.choices[0].message.content)"#
@@ -77,11 +85,11 @@ print(response.choices[0].message.content)"#
 
 const client = new OpenAI({{
   baseURL: "{gateway_url}/v1",
-  apiKey: "{KEY_PLACEHOLDER}",
+  apiKey: "{key_placeholder}",
 }});
 
 const response = await client.chat.completions.create({{
-  model: "{EXAMPLE_MODEL}",
+  model: "{example_model}",
   messages: [{{ role: "user", content: "Hello from Keyway!" }}],
 }});
 console.log(response.choices[0].message.content);"#
@@ -138,6 +146,12 @@ pub fn QuickStart(
     /// Gateway base URL the snippets call, without a trailing slash.
     #[prop(into)]
     gateway_url: String,
+    /// Key shown in the snippets (a placeholder by default).
+    #[prop(optional, into)]
+    api_key: Option<String>,
+    /// `provider/model` used in the snippets (an example by default).
+    #[prop(optional, into)]
+    model: Option<String>,
 ) -> impl IntoView {
     let selected = RwSignal::new(SnippetLang::Curl);
     let copy_state = RwSignal::new(CopyState::Idle);
@@ -146,8 +160,12 @@ pub fn QuickStart(
     let code_ref = NodeRef::<html::Code>::new();
     let tab_refs = SnippetLang::ALL.map(|_| NodeRef::<html::Button>::new());
 
-    let gateway = StoredValue::new(gateway_url);
-    let snippet = move || gateway.with_value(|url| selected.get().snippet(url));
+    let key = api_key.unwrap_or_else(|| KEY_PLACEHOLDER.to_owned());
+    let model = model.unwrap_or_else(|| EXAMPLE_MODEL.to_owned());
+    let gateway = StoredValue::new((gateway_url, key, model));
+    let snippet = move || {
+        gateway.with_value(|(url, key, model)| selected.get().snippet_with(url, key, model))
+    };
 
     let select = move |lang: SnippetLang| {
         selected.set(lang);
@@ -166,7 +184,8 @@ pub fn QuickStart(
     };
 
     let on_copy = move |_| {
-        let text = gateway.with_value(|url| selected.get_untracked().snippet(url));
+        let text = gateway
+            .with_value(|(url, key, model)| selected.get_untracked().snippet_with(url, key, model));
         let generation = copy_generation.get_value() + 1;
         copy_generation.set_value(generation);
         leptos::task::spawn_local(async move {

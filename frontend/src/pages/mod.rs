@@ -1,4 +1,10 @@
-//! One module per routed page.
+//! One module per routed page (or group of closely related pages).
 
+pub mod admin;
+pub mod auth;
+pub mod dashboard;
+pub mod keys;
+pub mod logs;
 pub mod not_found;
-pub mod overview;
+pub mod providers;
+pub mod team;

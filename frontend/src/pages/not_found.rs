@@ -14,13 +14,15 @@ pub fn NotFound() -> impl IntoView {
 
     view! {
         <Title text="Page not found" />
-        <section class="not-found" aria-labelledby="not-found-title">
+        <crate::session::AuthFrame>
+        <section class="auth-card not-found" aria-labelledby="not-found-title">
             <p class="eyebrow">"Error 404"</p>
             <h1 id="not-found-title">"Page not found"</h1>
             <p class="muted">"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
-            <A href="/" attr:class="button button-primary">
+            <A href="/" attr:class="btn btn-primary">
                 "Back to overview"
             </A>
         </section>
+        </crate::session::AuthFrame>
     }
 }
