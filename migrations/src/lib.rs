@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_organizations;
 mod m20261122_000002_tenant_data;
 mod m20261205_000001_accounts;
+mod m20261205_400000_routing_configs;
 
 /// Every control-plane migration, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_organizations::Migration),
             Box::new(m20261122_000002_tenant_data::Migration),
             Box::new(m20261205_000001_accounts::Migration),
+            Box::new(m20261205_400000_routing_configs::Migration),
         ]
     }
 }

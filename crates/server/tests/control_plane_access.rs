@@ -98,6 +98,32 @@ fn rows() -> Vec<Row> {
         ),
         r(
             Method::POST,
+            "/api/v1/orgs/{org_id}/configs",
+            [201, 201, 403, 403],
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/configs", READ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/configs/{config_id}",
+            READ,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/orgs/{org_id}/configs/{config_id}",
+            [200, 200, 403, 403],
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/orgs/{org_id}/configs/{config_id}",
+            [204, 204, 403, 403],
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/configs/{config_id}/versions",
+            READ,
+        ),
+        r(
+            Method::POST,
             "/api/v1/orgs/{org_id}/providers",
             [201, 201, 403, 403],
         ),
@@ -271,6 +297,16 @@ impl World {
                 .await;
             ids.push(("{provider_id}", p["id"].as_str().unwrap().to_owned()));
         }
+        if path.contains("{config_id}") {
+            let c = self
+                .owner_call(
+                    Method::POST,
+                    &format!("/api/v1/orgs/{org}/configs"),
+                    json!({"name": format!("config {n}"), "config": {"provider": "@openai"}}),
+                )
+                .await;
+            ids.push(("{config_id}", c["id"].as_str().unwrap().to_owned()));
+        }
         if path.contains("{key_id}") {
             let k = self
                 .owner_call(
@@ -372,6 +408,10 @@ impl World {
                 json!({"name": format!("np{n}"), "slug": format!("np{n}"), "provider": "anthropic", "api_key": "sk-ant-test-0123456789"})
             }
             ("PATCH", "{provider_id}") => json!({"name": format!("renamed {n}")}),
+            ("POST", "configs") => {
+                json!({"name": format!("new config {n}"), "config": {"strategy": {"mode": "fallback"}, "targets": [{"provider": "@a"}, {"provider": "@b"}]}})
+            }
+            ("PATCH", "{config_id}") => json!({"config": {"provider": "@anthropic"}}),
             ("POST", "keys") => json!({"name": format!("new key {n}")}),
             ("PATCH", "{key_id}") => json!({"name": format!("renamed {n}")}),
             ("POST", "rotate") => json!({"grace_period_secs": 0}),

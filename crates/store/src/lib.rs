@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod aliases;
 pub mod audit;
+pub mod configs;
 pub mod credentials;
 pub mod crypto;
 pub mod db;

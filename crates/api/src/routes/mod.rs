@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod audit;
 pub mod auth;
+pub mod configs;
 pub mod invites;
 pub mod keys;
 pub mod me;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(members::configure)
         .configure(invites::configure)
         .configure(teams::configure)
+        .configure(configs::configure)
         .configure(providers::configure)
         .configure(keys::configure)
         .configure(audit::configure)

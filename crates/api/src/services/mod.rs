@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod audit;
+pub mod configs;
 pub mod invites;
 pub mod keys;
 pub mod members;

@@ -8,6 +8,8 @@ pub mod model_alias;
 pub mod organization;
 pub mod provider_credential;
 pub mod refresh_token;
+pub mod routing_config;
+pub mod routing_config_version;
 pub mod session;
 pub mod team;
 pub mod team_member;
