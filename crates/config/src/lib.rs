@@ -14,8 +14,8 @@
 mod sections;
 
 pub use sections::{
-    AnalyticsSettings, ClickHouseSettings, DatabaseSettings, GatewaySettings, RedisSettings,
-    SecuritySettings, ServerSettings, SmtpSettings,
+    AnalyticsSettings, ClickHouseSettings, DatabaseSettings, GatewaySettings, LimitsFallback,
+    LimitsSettings, RedisSettings, SecuritySettings, ServerSettings, SmtpSettings,
 };
 
 use figment::{

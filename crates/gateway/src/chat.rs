@@ -132,6 +132,19 @@ async fn chat(
     recorder.event().provider = Some(target.kind.as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
     request.model.clone_from(&target.model);
+    // Step 6: rate limits and budget reservation, settled when the recorder finishes.
+    let estimate = crate::governance::Estimate::chat(&target, &request, body.len());
+    let rate_headers = match state
+        .governance
+        .gate(&policy, estimate, &mut recorder)
+        .await
+    {
+        Ok(headers) => headers,
+        Err(denied) => {
+            recorder.finish(denied.status(), Some(denied.code()));
+            return denied.response(surface, &request_id);
+        }
+    };
 
     let response = match send(state, &target, &request, &mut recorder).await {
         Ok(response) => response,
@@ -156,6 +169,7 @@ async fn chat(
 
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
+    crate::governance::apply_headers(&mut builder, &rate_headers);
     if request.stream {
         let stream = relay_stream(response, surface, target, request.stream_usage, recorder);
         return builder

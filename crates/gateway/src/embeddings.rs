@@ -102,6 +102,20 @@ pub async fn embeddings(
     recorder.event().provider = Some(target.kind.as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
     request.model.clone_from(&target.model);
+    // Step 6: rate limits and budget reservation, settled when the recorder finishes.
+    let estimate =
+        crate::governance::Estimate::of(&target, crate::governance::prompt_tokens(body.len()), 0);
+    let rate_headers = match state
+        .governance
+        .gate(&policy, estimate, &mut recorder)
+        .await
+    {
+        Ok(headers) => headers,
+        Err(denied) => {
+            recorder.finish(denied.status(), Some(denied.code()));
+            return denied.response(Surface::OpenAi, &request_id);
+        }
+    };
     let builder = target
         .authorize(state.upstream.request(reqwest::Method::POST, url))
         .json(&request);
@@ -138,6 +152,7 @@ pub async fn embeddings(
     recorder.finish(200, None);
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
+    crate::governance::apply_headers(&mut builder, &rate_headers);
     builder
         .insert_header(("x-keyway-cost-usd", cost.to_string()))
         .content_type("application/json")

@@ -8,6 +8,8 @@
 //! 2. Authentication of the virtual key through an in-process cache ([`auth`]).
 //! 3. Parsing the body for its surface into the canonical request; unknown fields (including
 //!    any attempt to name upstream URLs, keys or headers) are refused ([`chat`]).
+//! 6. Rate limits (RPM/TPM) and budget reservation at the key's and its team's level, settled
+//!    to the real cost when the request ends ([`governance`]).
 //! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod chat;
 pub mod embeddings;
 pub mod error;
+pub mod governance;
 pub mod models;
 pub mod record;
 pub mod targets;
@@ -40,6 +43,8 @@ pub struct GatewayState {
     pub upstream: upstream::UpstreamClient,
     /// Where request events go.
     pub events: EventSink,
+    /// Rate limits and budgets.
+    pub governance: governance::Governance,
 }
 
 impl GatewayState {
@@ -56,10 +61,20 @@ impl GatewayState {
         };
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
+            governance: governance::Governance::in_process(db.clone()),
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
         })
+    }
+}
+
+impl GatewayState {
+    /// Replaces the limiter (the server passes the process's shared one, over Redis when
+    /// configured).
+    pub fn with_governance(mut self, governance: governance::Governance) -> Self {
+        self.governance = governance;
+        self
     }
 }
 

@@ -9,9 +9,13 @@ use std::time::Instant;
 /// HTTP-style status recorded for requests the client abandoned (nginx's convention).
 pub const CLIENT_CLOSED: u16 = 499;
 
+/// Runs once with the final event, just before it goes to the sink (governance settles here).
+pub type FinishHook = Box<dyn FnOnce(&RequestEvent) + Send>;
+
 /// The event of one request, filled in as it proceeds.
 pub struct Recorder {
     sink: EventSink,
+    on_finish: Option<FinishHook>,
     event: RequestEvent,
     emitted: bool,
     started: Instant,
@@ -23,6 +27,7 @@ impl Recorder {
     pub fn new(sink: EventSink, event: RequestEvent, started: Instant) -> Self {
         Self {
             sink,
+            on_finish: None,
             event,
             emitted: false,
             started,
@@ -33,6 +38,11 @@ impl Recorder {
     /// Mutable access to the event being built.
     pub fn event(&mut self) -> &mut RequestEvent {
         &mut self.event
+    }
+
+    /// Runs `hook` with the final event when the request ends, however it ends (a cancel too).
+    pub fn on_finish(&mut self, hook: FinishHook) {
+        self.on_finish = Some(hook);
     }
 
     /// Marks the moment the upstream call was sent.
@@ -74,6 +84,9 @@ impl Recorder {
             event.upstream_latency_ms = Some(millis(up));
             let overhead = up.saturating_duration_since(self.started);
             event.gateway_overhead_us = u32::try_from(overhead.as_micros()).unwrap_or(u32::MAX);
+        }
+        if let Some(hook) = self.on_finish.take() {
+            hook(&event);
         }
         if !self.sink.try_record(event) {
             tracing::warn!("analytics channel full: request event dropped");

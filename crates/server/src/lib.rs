@@ -127,12 +127,23 @@ impl Application {
         let gateway = match gateway_listener {
             Some(listener) => {
                 let state = web::Data::new(services.clone());
-                let gateway = web::Data::new(keyway_gateway::GatewayState::new(
-                    services.db.clone(),
-                    services.master_key.clone(),
-                    services.events.clone(),
-                    settings.gateway.allow_private_upstreams,
-                )?);
+                let gateway = web::Data::new(
+                    keyway_gateway::GatewayState::new(
+                        services.db.clone(),
+                        services.master_key.clone(),
+                        services.events.clone(),
+                        settings.gateway.allow_private_upstreams,
+                    )?
+                    .with_governance(
+                        keyway_gateway::governance::Governance::new(
+                            services.limits.clone(),
+                            services.db.clone(),
+                            std::time::Duration::from_millis(
+                                settings.gateway.limits.rate_window_ms,
+                            ),
+                        ),
+                    ),
+                );
                 let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {
                     App::new()

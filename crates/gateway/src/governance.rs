@@ -1,0 +1,480 @@
+//! Step 6 of the pipeline: rate limits (requests and tokens per window) and budgets (spend per
+//! period) at the key's and its team's level, exact across gateway processes through
+//! [`keyway_store::limits`] (Redis scripts; in-process on the embedded default).
+//!
+//! # Order and accounting
+//! [`Governance::admit`] runs once the target is known (its price decides the estimate):
+//! 1. every level's RPM/TPM is checked and, if all have room, one request and the estimated
+//!    tokens (prompt estimate + `max_tokens`) are counted at every level (one script call);
+//! 2. the estimated maximum cost is reserved at every level with a budget, all or nothing.
+//!
+//! The returned [`Admission`] is attached to the request's [`Recorder`]: when the request ends,
+//! however it ends (success, upstream error, cut stream, client gone), the reservation is settled
+//! to the real cost (released when nothing was spent) and the token count corrected to the real
+//! usage, in the background so the response never waits on it.
+//!
+//! # Refusals
+//! Both answer 429 in the caller's surface shape: `rate_limit_exceeded` with `retry-after` and
+//! the `x-ratelimit-*` headers (OpenAI's names), or `budget_exceeded` with the level, its spend
+//! and limit, and `retry-after` until the period starts over (none for a lifetime budget).
+//! 429 rather than 402: it is what OpenAI answers for an exhausted quota (`insufficient_quota`),
+//! so SDKs surface it as the error type callers already handle, and the `code` tells the two
+//! apart. A limiter that cannot decide (Redis unreachable in fail-closed mode) answers 503.
+//!
+//! Budgets admit while any headroom is left (`allow_final_overrun`), so a level overspends by at
+//! most one request's reservation in total, even under concurrency across processes.
+
+use crate::error::{GatewayError, Surface};
+use crate::record::Recorder;
+use crate::targets::Target;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use keyway_domain::{TeamId, Usd};
+use keyway_providers::ChatRequest;
+use keyway_providers::canonical::Usage;
+use keyway_store::limits::{
+    BudgetDecision, BudgetLevel, DEFAULT_THRESHOLDS, LimitError, Limits, Period, RateLevel,
+    Reservation, Scope, ScopeKind,
+};
+use keyway_store::teams::Team;
+use keyway_store::virtual_keys::{BudgetPeriod, KeyBudget, KeyLimits, KeyPolicy};
+use keyway_store::{Database, Kv};
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Output tokens assumed for a request that sets no `max_tokens`.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
+/// The usual window of RPM and TPM limits.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+/// How long a team's limits are trusted before asking the database again (as key policies).
+const TEAM_TTL: Duration = Duration::from_secs(5);
+/// How long an old team entry may serve while the database is unreachable.
+const TEAM_STALE_LIMIT: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+struct CachedTeam {
+    team: Option<Arc<Team>>,
+    fetched: Instant,
+}
+
+/// The gateway's limiter: one per process (it holds the in-process fallback state).
+#[derive(Clone)]
+pub struct Governance {
+    limits: Limits,
+    db: Database,
+    window: Duration,
+    teams: Cache<TeamId, CachedTeam>,
+}
+
+/// What one request is expected to use, for admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    /// Prompt tokens (estimated) plus the most output tokens the request allows.
+    pub tokens: u64,
+    /// The most the request can cost.
+    pub max_cost: Usd,
+}
+
+impl Estimate {
+    /// The estimate for a chat request to `target`: the prompt is estimated from the body size
+    /// (at most one token per three bytes of JSON, generous for text), the output is the
+    /// request's `max_tokens` or [`DEFAULT_MAX_OUTPUT_TOKENS`].
+    pub fn chat(target: &Target, request: &ChatRequest, body_len: usize) -> Self {
+        let output = request
+            .max_tokens
+            .map_or(DEFAULT_MAX_OUTPUT_TOKENS, u64::from);
+        Self::of(target, prompt_tokens(body_len), output)
+    }
+
+    /// The estimate for `input` prompt tokens and at most `output` generated ones on `target`.
+    pub fn of(target: &Target, input: u64, output: u64) -> Self {
+        let usage = Usage {
+            input_tokens: input,
+            output_tokens: output,
+            ..Usage::default()
+        };
+        Self {
+            tokens: input.saturating_add(output),
+            max_cost: crate::chat::cost(target, &usage),
+        }
+    }
+}
+
+/// Prompt tokens estimated from a request body's size.
+pub fn prompt_tokens(body_len: usize) -> u64 {
+    u64::try_from(body_len / 3 + 1).unwrap_or(u64::MAX)
+}
+
+/// A refused request: the error and the rate headers to send with it.
+#[derive(Debug)]
+pub struct Denied {
+    error: GatewayError,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Denied {
+    /// Stable code (`rate_limit_exceeded`, `budget_exceeded`, `service_unavailable`).
+    pub fn code(&self) -> &'static str {
+        self.error.code()
+    }
+
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        self.error.status().as_u16()
+    }
+
+    /// The response in `surface`'s error shape, with the rate headers and the request id.
+    pub fn response(&self, surface: Surface, request_id: &str) -> HttpResponse {
+        let mut resp = self.error.response(surface);
+        crate::chat::set_header(&mut resp, "x-keyway-request-id", request_id);
+        for (name, value) in &self.headers {
+            crate::chat::set_header(&mut resp, name, value);
+        }
+        resp
+    }
+}
+
+/// An admitted request's hold on the limits, settled when its [`Recorder`] finishes.
+#[derive(Debug)]
+pub struct Admission {
+    rate_levels: Vec<RateLevel>,
+    estimated_tokens: u64,
+    reservation: Option<Reservation>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Admission {
+    /// `x-ratelimit-*` headers for the response (empty when no rate limit applies).
+    pub fn headers(&self) -> &[(&'static str, String)] {
+        &self.headers
+    }
+
+    /// Whether anything is held (a rate count or a reservation).
+    fn holds_anything(&self) -> bool {
+        !self.rate_levels.is_empty() || self.reservation.is_some()
+    }
+}
+
+/// Adds the rate headers of an admission to a response being built.
+pub fn apply_headers(builder: &mut HttpResponseBuilder, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        builder.insert_header((*name, value.as_str()));
+    }
+}
+
+fn period_of(p: BudgetPeriod) -> Period {
+    match p {
+        BudgetPeriod::Daily => Period::Daily,
+        BudgetPeriod::Weekly => Period::Weekly,
+        BudgetPeriod::Monthly => Period::Monthly,
+        BudgetPeriod::Total => Period::Total,
+    }
+}
+
+fn period_name(p: Period) -> &'static str {
+    match p {
+        Period::Daily => "daily",
+        Period::Weekly => "weekly",
+        Period::Monthly => "monthly",
+        Period::Total => "lifetime",
+    }
+}
+
+fn level_name(kind: ScopeKind) -> &'static str {
+    match kind {
+        ScopeKind::Org => "organization",
+        ScopeKind::Team => "team",
+        ScopeKind::Key => "key",
+        ScopeKind::EndUser => "end user",
+    }
+}
+
+fn unavailable(e: &LimitError) -> Denied {
+    match e {
+        LimitError::Unavailable => {}
+        other => tracing::error!(error = %other, "limiter failed"),
+    }
+    Denied {
+        error: GatewayError::unavailable(
+            "Keyway cannot check rate limits and budgets right now; retry shortly.",
+        ),
+        headers: vec![("retry-after", "1".to_owned())],
+    }
+}
+
+impl Governance {
+    /// A limiter over `limits` (build one [`Limits`] per process and share it), reading team
+    /// limits from `db`; RPM/TPM windows last `window` (60 s; tests shorten it).
+    pub fn new(limits: Limits, db: Database, window: Duration) -> Self {
+        Self {
+            limits,
+            db,
+            window,
+            teams: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TEAM_STALE_LIMIT)
+                .build(),
+        }
+    }
+
+    /// An in-process limiter with the default window (a gateway built without the server's
+    /// shared one, e.g. in unit tests).
+    pub fn in_process(db: Database) -> Self {
+        let kv = Kv::memory("keyway:");
+        Self::new(
+            Limits::new(&kv, keyway_store::limits::LimitOptions::default()),
+            db,
+            DEFAULT_WINDOW,
+        )
+    }
+
+    /// The limiter underneath (spend queries).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    async fn team(&self, policy: &KeyPolicy) -> Result<Option<Arc<Team>>, Denied> {
+        let Some(team_id) = policy.team_id.map(TeamId::from_uuid) else {
+            return Ok(None);
+        };
+        let cached = self.teams.get(&team_id);
+        if let Some(c) = &cached
+            && c.fetched.elapsed() < TEAM_TTL
+        {
+            return Ok(c.team.clone());
+        }
+        match self.db.get_team(policy.org_id, team_id).await {
+            Ok(team) => {
+                let team = team.map(Arc::new);
+                self.teams.insert(
+                    team_id,
+                    CachedTeam {
+                        team: team.clone(),
+                        fetched: Instant::now(),
+                    },
+                );
+                Ok(team)
+            }
+            Err(e) => match cached {
+                Some(c) => {
+                    tracing::warn!(error = %e, "team lookup failed; serving the cached limits");
+                    Ok(c.team)
+                }
+                None => {
+                    tracing::error!(error = %e, "team lookup failed");
+                    Err(Denied {
+                        error: GatewayError::unavailable(
+                            "Keyway cannot read this key's team limits right now; retry shortly.",
+                        ),
+                        headers: vec![("retry-after", "1".to_owned())],
+                    })
+                }
+            },
+        }
+    }
+
+    /// The levels that apply to a key: its own and its team's.
+    fn levels(
+        &self,
+        policy: &KeyPolicy,
+        team: Option<&Team>,
+    ) -> (Vec<RateLevel>, Vec<BudgetLevel>) {
+        let org = policy.org_id.to_string();
+        let mut entries: Vec<(Scope, KeyLimits, Option<KeyBudget>)> = vec![(
+            Scope::new(org.clone(), ScopeKind::Key, policy.key_id.to_string()),
+            policy.limits,
+            policy.budget,
+        )];
+        if let Some(team) = team {
+            entries.push((
+                Scope::new(org, ScopeKind::Team, team.id.to_string()),
+                team.limits,
+                team.budget,
+            ));
+        }
+        let mut rates = Vec::new();
+        let mut budgets = Vec::new();
+        for (scope, limits, budget) in entries {
+            if limits.rpm.is_some() || limits.tpm.is_some() {
+                rates.push(RateLevel {
+                    scope: scope.clone(),
+                    window: self.window,
+                    requests: limits.rpm.map(u64::from),
+                    tokens: limits.tpm,
+                });
+            }
+            if let Some(budget) = budget {
+                budgets.push(BudgetLevel {
+                    scope,
+                    limit: budget.limit,
+                    period: period_of(budget.period),
+                    thresholds: DEFAULT_THRESHOLDS.to_vec(),
+                });
+            }
+        }
+        (rates, budgets)
+    }
+
+    /// Checks the rate limits and reserves the estimated cost at every level of `policy`.
+    pub async fn admit(&self, policy: &KeyPolicy, estimate: Estimate) -> Result<Admission, Denied> {
+        let team = self.team(policy).await?;
+        let (rate_levels, budget_levels) = self.levels(policy, team.as_deref());
+        let decision = self
+            .limits
+            .check_rate(&rate_levels, estimate.tokens)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let headers = decision.headers();
+        if let Some(denial) = &decision.denied {
+            let what = match denial.dimension {
+                keyway_store::limits::Dimension::Requests => "requests",
+                keyway_store::limits::Dimension::Tokens => "tokens",
+            };
+            let limit = rate_levels
+                .iter()
+                .find(|l| l.scope == denial.scope)
+                .and_then(|l| match denial.dimension {
+                    keyway_store::limits::Dimension::Requests => l.requests,
+                    keyway_store::limits::Dimension::Tokens => l.tokens,
+                })
+                .unwrap_or(0);
+            let message = format!(
+                "Rate limit reached for this {level}: {limit} {what} per {window} s. Retry in {retry:.1} s.",
+                level = level_name(denial.scope.kind),
+                window = self.window.as_secs_f64(),
+                retry = denial.retry_after.as_secs_f64(),
+            );
+            return Err(Denied {
+                error: GatewayError::too_many_requests("rate_limit_exceeded", message),
+                headers,
+            });
+        }
+        let reservation = if budget_levels.is_empty() {
+            None
+        } else {
+            match self.limits.reserve(&budget_levels, estimate.max_cost).await {
+                Ok(BudgetDecision::Reserved(r)) => Some(r),
+                Ok(BudgetDecision::Exceeded {
+                    scope,
+                    period,
+                    spent,
+                    reserved,
+                    limit,
+                }) => {
+                    self.give_back_tokens(&rate_levels, estimate.tokens);
+                    let mut headers = headers;
+                    let (_, resets) = period.at(chrono::Utc::now());
+                    if let Some(resets) = resets {
+                        let secs = (resets - chrono::Utc::now()).num_seconds().max(1);
+                        headers.retain(|(n, _)| *n != "retry-after");
+                        headers.push(("retry-after", secs.to_string()));
+                    }
+                    let message = format!(
+                        "Budget exhausted for this {level}: spent ${spent} (${reserved} in flight) of its {period} budget of ${limit}.{when}",
+                        level = level_name(scope.kind),
+                        period = period_name(period),
+                        when = resets.map_or_else(
+                            || " Raise the budget to continue.".to_owned(),
+                            |t| format!(" It starts over at {}.", t.to_rfc3339())
+                        ),
+                    );
+                    return Err(Denied {
+                        error: GatewayError::too_many_requests("budget_exceeded", message),
+                        headers,
+                    });
+                }
+                Err(e) => {
+                    self.give_back_tokens(&rate_levels, estimate.tokens);
+                    return Err(unavailable(&e));
+                }
+            }
+        };
+        Ok(Admission {
+            rate_levels,
+            estimated_tokens: estimate.tokens,
+            reservation,
+            headers,
+        })
+    }
+
+    /// Takes back tokens counted for a request that was refused after its rate check.
+    fn give_back_tokens(&self, levels: &[RateLevel], tokens: u64) {
+        if levels.is_empty() || tokens == 0 {
+            return;
+        }
+        let limits = self.limits.clone();
+        let levels = levels.to_vec();
+        let delta = -i64::try_from(tokens).unwrap_or(i64::MAX);
+        spawn(async move {
+            if let Err(e) = limits.record_tokens(&levels, delta).await {
+                tracing::warn!(error = %e, "returning tokens of a refused request failed");
+            }
+        });
+    }
+
+    /// Step 6 for one request, as the surfaces call it: admits and attaches the settlement to
+    /// `recorder` (returning the rate headers for the response), or records and returns the
+    /// refusal.
+    pub async fn gate(
+        &self,
+        policy: &KeyPolicy,
+        estimate: Estimate,
+        recorder: &mut Recorder,
+    ) -> Result<Vec<(&'static str, String)>, Denied> {
+        let admission = self.admit(policy, estimate).await?;
+        let headers = admission.headers.clone();
+        self.attach(admission, recorder);
+        Ok(headers)
+    }
+
+    /// Settles `admission` when `recorder` finishes: real cost and real tokens.
+    pub fn attach(&self, admission: Admission, recorder: &mut Recorder) {
+        if !admission.holds_anything() {
+            return;
+        }
+        let limits = self.limits.clone();
+        recorder.on_finish(Box::new(move |event| {
+            let cost = Usd::from_nanos(event.cost_nano_usd.max(0));
+            let used = u64::from(event.input_tokens) + u64::from(event.output_tokens);
+            let delta = i64::try_from(used)
+                .unwrap_or(i64::MAX)
+                .saturating_sub(i64::try_from(admission.estimated_tokens).unwrap_or(i64::MAX));
+            let request_id = event.request_id.clone();
+            spawn(async move {
+                if let Err(e) = limits.record_tokens(&admission.rate_levels, delta).await {
+                    tracing::warn!(error = %e, request_id, "correcting token counts failed");
+                }
+                let Some(reservation) = admission.reservation else {
+                    return;
+                };
+                let result = if cost > Usd::ZERO {
+                    limits.settle(&reservation, cost).await
+                } else {
+                    limits.release(&reservation).await.map(|()| Vec::new())
+                };
+                match result {
+                    Ok(crossings) => {
+                        for c in crossings {
+                            tracing::info!(
+                                level = %c.scope, period = c.period_id, percent = c.percent,
+                                spent = %c.spent, limit = %c.limit,
+                                "budget threshold crossed"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, request_id, "settling a budget failed"),
+                }
+            });
+        }));
+    }
+}
+
+/// Runs `fut` on the current runtime; settlement never blocks the response.
+fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(fut);
+        }
+        Err(_) => tracing::error!("no runtime to settle limits on"),
+    }
+}
