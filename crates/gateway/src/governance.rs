@@ -31,12 +31,13 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use keyway_domain::{TeamId, Usd};
 use keyway_providers::ChatRequest;
 use keyway_providers::canonical::Usage;
+use keyway_store::governance::{budget_level, key_scope, team_scope};
 use keyway_store::limits::{
-    BudgetDecision, BudgetLevel, DEFAULT_THRESHOLDS, LimitError, Limits, Period, RateLevel,
-    Reservation, Scope, ScopeKind,
+    BudgetDecision, BudgetLevel, LimitError, Limits, Period, RateLevel, Reservation, Scope,
+    ScopeKind,
 };
 use keyway_store::teams::Team;
-use keyway_store::virtual_keys::{BudgetPeriod, KeyBudget, KeyLimits, KeyPolicy};
+use keyway_store::virtual_keys::{KeyBudget, KeyLimits, KeyPolicy};
 use keyway_store::{Database, Kv};
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -162,15 +163,6 @@ pub fn apply_headers(builder: &mut HttpResponseBuilder, headers: &[(&'static str
     }
 }
 
-fn period_of(p: BudgetPeriod) -> Period {
-    match p {
-        BudgetPeriod::Daily => Period::Daily,
-        BudgetPeriod::Weekly => Period::Weekly,
-        BudgetPeriod::Monthly => Period::Monthly,
-        BudgetPeriod::Total => Period::Total,
-    }
-}
-
 fn period_name(p: Period) -> &'static str {
     match p {
         Period::Daily => "daily",
@@ -279,18 +271,13 @@ impl Governance {
         policy: &KeyPolicy,
         team: Option<&Team>,
     ) -> (Vec<RateLevel>, Vec<BudgetLevel>) {
-        let org = policy.org_id.to_string();
         let mut entries: Vec<(Scope, KeyLimits, Option<KeyBudget>)> = vec![(
-            Scope::new(org.clone(), ScopeKind::Key, policy.key_id.to_string()),
+            key_scope(policy.org_id, policy.key_id),
             policy.limits,
             policy.budget,
         )];
         if let Some(team) = team {
-            entries.push((
-                Scope::new(org, ScopeKind::Team, team.id.to_string()),
-                team.limits,
-                team.budget,
-            ));
+            entries.push((team_scope(policy.org_id, team.id), team.limits, team.budget));
         }
         let mut rates = Vec::new();
         let mut budgets = Vec::new();
@@ -304,12 +291,7 @@ impl Governance {
                 });
             }
             if let Some(budget) = budget {
-                budgets.push(BudgetLevel {
-                    scope,
-                    limit: budget.limit,
-                    period: period_of(budget.period),
-                    thresholds: DEFAULT_THRESHOLDS.to_vec(),
-                });
+                budgets.push(budget_level(scope, &budget));
             }
         }
         (rates, budgets)

@@ -100,15 +100,18 @@ impl Application {
                 let addr = listener.local_addr()?;
                 let state = web::Data::new(services.clone());
                 let dashboard = services.dashboard_options(addr, gateway_addr);
-                let api_state = web::Data::new(keyway_api::ApiState::new(
-                    services.db.clone(),
-                    services.analytics.clone(),
-                    services.kv.clone(),
-                    services.mailer.clone(),
-                    services.master_key.clone(),
-                    dashboard.api_url.clone(),
-                    settings.gateway.allow_private_upstreams,
-                ));
+                let api_state = web::Data::new(
+                    keyway_api::ApiState::new(
+                        services.db.clone(),
+                        services.analytics.clone(),
+                        services.kv.clone(),
+                        services.mailer.clone(),
+                        services.master_key.clone(),
+                        dashboard.api_url.clone(),
+                        settings.gateway.allow_private_upstreams,
+                    )
+                    .with_limits(services.limits.clone()),
+                );
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(state.clone())

@@ -207,7 +207,7 @@ async fn budget_exhausted_after_the_requests_it_pays_for(app: TestApp) {
     // A budget of 3.5 requests: admitted while any headroom is left, so 4 requests run.
     let limit = cost * 7 / 2;
     let limit_usd = format!("{}.{:09}", limit / 1_000_000_000, limit % 1_000_000_000);
-    let (_, key) = issue_key(
+    let (key_id, key) = issue_key(
         &app,
         &org,
         json!({"budget": {"limit_usd": limit_usd, "period": "monthly"}}),
@@ -246,16 +246,25 @@ async fn budget_exhausted_after_the_requests_it_pays_for(app: TestApp) {
             .unwrap()
             .contains(&spent_usd)
     );
+    // The API shows the same spend, settled, nothing in flight.
+    let shown = api(
+        &app,
+        &org,
+        Method::GET,
+        &format!("/keys/{key_id}"),
+        json!(null),
+    )
+    .await;
+    let spend = &shown["spend"];
+    assert_eq!(spend["spent_usd"], spent_usd[1..], "{shown}");
+    assert_eq!(spend["reserved_usd"], "0.000000000", "{shown}");
+    assert_eq!(spend["limit_usd"], limit_usd, "{shown}");
+    assert!(
+        spend["period_id"].as_str().unwrap().starts_with('m'),
+        "{shown}"
+    );
+    assert!(spend["resets_at"].is_string(), "{shown}");
     // Raising the budget lets the key continue.
-    let key_id = api(&app, &org, Method::GET, "/keys", json!(null)).await["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["budget"] != Value::Null)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     api(
         &app,
         &org,
@@ -284,7 +293,7 @@ async fn team_limit_shared_by_two_keys(app: TestApp) {
         &org,
         Method::POST,
         "/teams",
-        json!({"name": "Research", "limits": {"rpm": 4}}),
+        json!({"name": "Research", "limits": {"rpm": 4}, "budget": {"limit_usd": "5", "period": "daily"}}),
     )
     .await;
     let team_id = team["id"].as_str().unwrap();
@@ -296,8 +305,11 @@ async fn team_limit_shared_by_two_keys(app: TestApp) {
     )
     .await;
     let (_, outsider) = issue_key(&app, &org, json!({"limits": {"rpm": 100}})).await;
+    let mut spent = 0;
     for k in [&a, &b, &a, &b] {
-        assert_eq!(chat(&app, k).await.status(), 200);
+        let resp = chat(&app, k).await;
+        assert_eq!(resp.status(), 200);
+        spent += nanos(&header(&resp, "x-keyway-cost-usd").unwrap());
     }
     for k in [&a, &b] {
         let refused = chat(&app, k).await;
@@ -309,6 +321,30 @@ async fn team_limit_shared_by_two_keys(app: TestApp) {
             "{message}"
         );
     }
+    // Both keys' spend is the team's, visible through the API once settled.
+    let expected = format!("{}.{:09}", spent / 1_000_000_000, spent % 1_000_000_000);
+    let mut shown = Value::Null;
+    for _ in 0..20 {
+        shown = api(
+            &app,
+            &org,
+            Method::GET,
+            &format!("/teams/{team_id}"),
+            json!(null),
+        )
+        .await;
+        if shown["spend"]["spent_usd"] == expected.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["spend"]["spent_usd"], expected.as_str(), "{shown}");
+    assert!(
+        shown["spend"]["period_id"]
+            .as_str()
+            .unwrap()
+            .starts_with('d')
+    );
     // A key outside the team is not affected.
     let resp = chat(&app, &outsider).await;
     assert_eq!(resp.status(), 200);

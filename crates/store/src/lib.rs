@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod entities;
+pub mod governance;
 pub mod health;
 pub mod kv;
 pub mod limits;

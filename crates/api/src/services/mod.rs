@@ -15,6 +15,7 @@ pub mod keys;
 pub mod members;
 pub mod orgs;
 pub mod providers;
+pub mod spend;
 pub mod teams;
 
 use crate::auth::Caller;
