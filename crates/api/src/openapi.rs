@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         routes::providers::update, routes::providers::delete,
         routes::keys::create, routes::keys::list, routes::keys::get, routes::keys::update,
         routes::keys::delete, routes::keys::rotate, routes::keys::revoke,
+        routes::limits::get, routes::limits::put,
         routes::audit::list,
         routes::analytics::summary, routes::analytics::timeseries, routes::analytics::breakdown,
         routes::analytics::logs, routes::analytics::request, routes::analytics::export_csv,
@@ -45,6 +46,7 @@ use utoipa::{Modify, OpenApi};
         (name = "configs", description = "Routing configs with immutable versions"),
         (name = "providers", description = "Provider credentials (BYOK)"),
         (name = "keys", description = "Virtual keys"),
+        (name = "limits", description = "Organization-wide and per-end-user rate limits and budgets"),
         (name = "audit", description = "Audit log"),
         (name = "analytics", description = "Request analytics and logs"),
     )

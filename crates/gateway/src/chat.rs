@@ -136,7 +136,7 @@ async fn chat(
     let estimate = crate::governance::Estimate::chat(&target, &request, body.len());
     let rate_headers = match state
         .governance
-        .gate(&policy, estimate, &mut recorder)
+        .gate(req, &policy, estimate, &mut recorder)
         .await
     {
         Ok(headers) => headers,

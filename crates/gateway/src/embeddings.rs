@@ -107,7 +107,7 @@ pub async fn embeddings(
         crate::governance::Estimate::of(&target, crate::governance::prompt_tokens(body.len()), 0);
     let rate_headers = match state
         .governance
-        .gate(&policy, estimate, &mut recorder)
+        .gate(&req, &policy, estimate, &mut recorder)
         .await
     {
         Ok(headers) => headers,

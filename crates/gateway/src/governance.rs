@@ -1,5 +1,6 @@
 //! Step 6 of the pipeline: rate limits (requests and tokens per window) and budgets (spend per
-//! period) at the key's and its team's level, exact across gateway processes through
+//! period) at the key's, its team's, its organization's and the end user's level (the end user
+//! named by `x-keyway-user` gets the organization's per-end-user limits), exact across gateway processes through
 //! [`keyway_store::limits`] (Redis scripts; in-process on the embedded default).
 //!
 //! # Order and accounting
@@ -27,15 +28,16 @@
 use crate::error::{GatewayError, Surface};
 use crate::record::Recorder;
 use crate::targets::Target;
-use actix_web::{HttpResponse, HttpResponseBuilder};
-use keyway_domain::{TeamId, Usd};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use keyway_domain::{OrgId, TeamId, Usd};
 use keyway_providers::ChatRequest;
 use keyway_providers::canonical::Usage;
-use keyway_store::governance::{budget_level, key_scope, team_scope};
+use keyway_store::governance::{budget_level, end_user_scope, key_scope, org_scope, team_scope};
 use keyway_store::limits::{
     BudgetDecision, BudgetLevel, LimitError, Limits, Period, RateLevel, Reservation, Scope,
     ScopeKind,
 };
+use keyway_store::org_limits::OrgLimits;
 use keyway_store::teams::Team;
 use keyway_store::virtual_keys::{KeyBudget, KeyLimits, KeyPolicy};
 use keyway_store::{Database, Kv};
@@ -52,10 +54,63 @@ const TEAM_TTL: Duration = Duration::from_secs(5);
 /// How long an old team entry may serve while the database is unreachable.
 const TEAM_STALE_LIMIT: Duration = Duration::from_secs(300);
 
+/// Header naming the end user a request is made for (limits per end user, analytics).
+pub const END_USER_HEADER: &str = "x-keyway-user";
+/// Longest accepted end-user id.
+pub const MAX_END_USER_LEN: usize = 256;
+
 #[derive(Clone)]
-struct CachedTeam {
-    team: Option<Arc<Team>>,
+struct Fresh<T> {
+    value: T,
     fetched: Instant,
+}
+
+/// Reads through `cache`: fresh entries for [`TEAM_TTL`], stale ones (up to
+/// [`TEAM_STALE_LIMIT`]) while the database cannot answer.
+async fn cached<K, V, F>(
+    cache: &Cache<K, Fresh<V>>,
+    key: K,
+    what: &str,
+    fetch: F,
+) -> Result<V, Denied>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: Future<Output = Result<V, keyway_store::StoreError>>,
+{
+    let entry = cache.get(&key);
+    if let Some(c) = &entry
+        && c.fetched.elapsed() < TEAM_TTL
+    {
+        return Ok(c.value.clone());
+    }
+    match fetch.await {
+        Ok(value) => {
+            cache.insert(
+                key,
+                Fresh {
+                    value: value.clone(),
+                    fetched: Instant::now(),
+                },
+            );
+            Ok(value)
+        }
+        Err(e) => match entry {
+            Some(c) => {
+                tracing::warn!(error = %e, "{what} lookup failed; serving the cached limits");
+                Ok(c.value)
+            }
+            None => {
+                tracing::error!(error = %e, "{what} lookup failed");
+                Err(Denied {
+                    error: GatewayError::unavailable(format!(
+                        "Keyway cannot read this key's {what} limits right now; retry shortly."
+                    )),
+                    headers: vec![("retry-after", "1".to_owned())],
+                })
+            }
+        },
+    }
 }
 
 /// The gateway's limiter: one per process (it holds the in-process fallback state).
@@ -64,7 +119,8 @@ pub struct Governance {
     limits: Limits,
     db: Database,
     window: Duration,
-    teams: Cache<TeamId, CachedTeam>,
+    teams: Cache<TeamId, Fresh<Option<Arc<Team>>>>,
+    orgs: Cache<OrgId, Fresh<Arc<OrgLimits>>>,
 }
 
 /// What one request is expected to use, for admission.
@@ -206,6 +262,10 @@ impl Governance {
                 .max_capacity(100_000)
                 .time_to_live(TEAM_STALE_LIMIT)
                 .build(),
+            orgs: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TEAM_STALE_LIMIT)
+                .build(),
         }
     }
 
@@ -229,47 +289,29 @@ impl Governance {
         let Some(team_id) = policy.team_id.map(TeamId::from_uuid) else {
             return Ok(None);
         };
-        let cached = self.teams.get(&team_id);
-        if let Some(c) = &cached
-            && c.fetched.elapsed() < TEAM_TTL
-        {
-            return Ok(c.team.clone());
-        }
-        match self.db.get_team(policy.org_id, team_id).await {
-            Ok(team) => {
-                let team = team.map(Arc::new);
-                self.teams.insert(
-                    team_id,
-                    CachedTeam {
-                        team: team.clone(),
-                        fetched: Instant::now(),
-                    },
-                );
-                Ok(team)
-            }
-            Err(e) => match cached {
-                Some(c) => {
-                    tracing::warn!(error = %e, "team lookup failed; serving the cached limits");
-                    Ok(c.team)
-                }
-                None => {
-                    tracing::error!(error = %e, "team lookup failed");
-                    Err(Denied {
-                        error: GatewayError::unavailable(
-                            "Keyway cannot read this key's team limits right now; retry shortly.",
-                        ),
-                        headers: vec![("retry-after", "1".to_owned())],
-                    })
-                }
-            },
-        }
+        let fetch = async {
+            Ok(self
+                .db
+                .get_team(policy.org_id, team_id)
+                .await?
+                .map(Arc::new))
+        };
+        cached(&self.teams, team_id, "team", fetch).await
     }
 
-    /// The levels that apply to a key: its own and its team's.
+    async fn org(&self, policy: &KeyPolicy) -> Result<Arc<OrgLimits>, Denied> {
+        let fetch = async { Ok(Arc::new(self.db.org_limits(policy.org_id).await?)) };
+        cached(&self.orgs, policy.org_id, "organization", fetch).await
+    }
+
+    /// The levels that apply to a request: its key's, its team's, its organization's and its
+    /// end user's.
     fn levels(
         &self,
         policy: &KeyPolicy,
         team: Option<&Team>,
+        org: &OrgLimits,
+        end_user: Option<&str>,
     ) -> (Vec<RateLevel>, Vec<BudgetLevel>) {
         let mut entries: Vec<(Scope, KeyLimits, Option<KeyBudget>)> = vec![(
             key_scope(policy.org_id, policy.key_id),
@@ -278,6 +320,18 @@ impl Governance {
         )];
         if let Some(team) = team {
             entries.push((team_scope(policy.org_id, team.id), team.limits, team.budget));
+        }
+        entries.push((org_scope(policy.org_id), org.limits, org.budget));
+        // Most specific first: a refusal names the first level that has no room.
+        if let Some(user) = end_user {
+            entries.insert(
+                0,
+                (
+                    end_user_scope(policy.org_id, user),
+                    org.end_user_limits,
+                    org.end_user_budget,
+                ),
+            );
         }
         let mut rates = Vec::new();
         let mut budgets = Vec::new();
@@ -297,10 +351,17 @@ impl Governance {
         (rates, budgets)
     }
 
-    /// Checks the rate limits and reserves the estimated cost at every level of `policy`.
-    pub async fn admit(&self, policy: &KeyPolicy, estimate: Estimate) -> Result<Admission, Denied> {
+    /// Checks the rate limits and reserves the estimated cost at every level of `policy` (and
+    /// of `end_user`, when the request names one).
+    pub async fn admit(
+        &self,
+        policy: &KeyPolicy,
+        end_user: Option<&str>,
+        estimate: Estimate,
+    ) -> Result<Admission, Denied> {
         let team = self.team(policy).await?;
-        let (rate_levels, budget_levels) = self.levels(policy, team.as_deref());
+        let org = self.org(policy).await?;
+        let (rate_levels, budget_levels) = self.levels(policy, team.as_deref(), &org, end_user);
         let decision = self
             .limits
             .check_rate(&rate_levels, estimate.tokens)
@@ -399,11 +460,16 @@ impl Governance {
     /// refusal.
     pub async fn gate(
         &self,
+        req: &HttpRequest,
         policy: &KeyPolicy,
         estimate: Estimate,
         recorder: &mut Recorder,
     ) -> Result<Vec<(&'static str, String)>, Denied> {
-        let admission = self.admit(policy, estimate).await?;
+        let end_user = end_user(req)?;
+        if let Some(user) = &end_user {
+            recorder.event().end_user_id = Some(user.clone());
+        }
+        let admission = self.admit(policy, end_user.as_deref(), estimate).await?;
         let headers = admission.headers.clone();
         self.attach(admission, recorder);
         Ok(headers)
@@ -449,6 +515,28 @@ impl Governance {
             });
         }));
     }
+}
+
+/// The end user the request names in [`END_USER_HEADER`], if any.
+fn end_user(req: &HttpRequest) -> Result<Option<String>, Denied> {
+    let Some(value) = req.headers().get(END_USER_HEADER) else {
+        return Ok(None);
+    };
+    let refuse = |message: &str| Denied {
+        error: GatewayError::bad_request(message, Some(END_USER_HEADER)),
+        headers: Vec::new(),
+    };
+    let user = value
+        .to_str()
+        .map_err(|_| refuse("`x-keyway-user` must be visible ASCII text."))?
+        .trim();
+    if user.is_empty() {
+        return Ok(None);
+    }
+    if user.len() > MAX_END_USER_LEN {
+        return Err(refuse("`x-keyway-user` must be at most 256 characters."));
+    }
+    Ok(Some(user.to_owned()))
 }
 
 /// Runs `fut` on the current runtime; settlement never blocks the response.

@@ -8,8 +8,9 @@
 //! 2. Authentication of the virtual key through an in-process cache ([`auth`]).
 //! 3. Parsing the body for its surface into the canonical request; unknown fields (including
 //!    any attempt to name upstream URLs, keys or headers) are refused ([`chat`]).
-//! 6. Rate limits (RPM/TPM) and budget reservation at the key's and its team's level, settled
-//!    to the real cost when the request ends ([`governance`]).
+//! 6. Rate limits (RPM/TPM) and budget reservation at the end user's (`x-keyway-user`), key's,
+//!    team's and organization's level, settled to the real cost when the request ends
+//!    ([`governance`]).
 //! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.

@@ -170,6 +170,12 @@ fn rows() -> Vec<Row> {
             "/api/v1/orgs/{org_id}/keys/{key_id}/revoke",
             [200, 200, 200, 403],
         ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/limits", READ),
+        r(
+            Method::PUT,
+            "/api/v1/orgs/{org_id}/limits",
+            [200, 200, 403, 403],
+        ),
         r(Method::GET, "/api/v1/orgs/{org_id}/audit", ADMIN_ONLY_READ),
         r(Method::GET, "/api/v1/orgs/{org_id}/analytics/summary", READ),
         r(
@@ -412,6 +418,7 @@ impl World {
                 json!({"name": format!("new config {n}"), "config": {"strategy": {"mode": "fallback"}, "targets": [{"provider": "@a"}, {"provider": "@b"}]}})
             }
             ("PATCH", "{config_id}") => json!({"config": {"provider": "@anthropic"}}),
+            ("PUT", "limits") => json!({"limits": {"rpm": 1000}, "end_user_limits": {"rpm": 10}}),
             ("POST", "keys") => json!({"name": format!("new key {n}")}),
             ("PATCH", "{key_id}") => json!({"name": format!("renamed {n}")}),
             ("POST", "rotate") => json!({"grace_period_secs": 0}),

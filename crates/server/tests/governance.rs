@@ -353,3 +353,83 @@ async fn team_limit_shared_by_two_keys(app: TestApp) {
         Some("99")
     );
 }
+
+async fn chat_as(app: &TestApp, key: &str, user: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.gateway_url))
+        .bearer_auth(key)
+        .json(&json!({
+            "model": "mock/echo", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "count my tokens please"}],
+        }));
+    if let Some(user) = user {
+        req = req.header("x-keyway-user", user);
+    }
+    req.send().await.unwrap()
+}
+
+on_both!(organization_and_end_user_limits);
+async fn organization_and_end_user_limits(app: TestApp) {
+    let org = org(&app).await;
+    let limits = api(
+        &app,
+        &org,
+        Method::PUT,
+        "/limits",
+        json!({
+            "limits": {"rpm": 5}, "budget": {"limit_usd": "10", "period": "daily"},
+            "end_user_limits": {"rpm": 2},
+        }),
+    )
+    .await;
+    assert_eq!(limits["end_user_limits"], json!({"rpm": 2, "tpm": null}));
+    let (_, key) = issue_key(&app, &org, json!({})).await;
+    let mut spent = 0;
+    for user in [Some("alice"), Some("alice"), Some("bob"), Some("bob"), None] {
+        let resp = chat_as(&app, &key, user).await;
+        assert_eq!(resp.status(), 200, "{user:?}");
+        spent += nanos(&header(&resp, "x-keyway-cost-usd").unwrap());
+    }
+    // Alice is refused at her own level before the organization's.
+    let refused: Value = chat_as(&app, &key, Some("alice"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("end user: 2 requests"),
+        "{refused}"
+    );
+    // Carol has room of her own, but the organization's 5 are used.
+    let refused = chat_as(&app, &key, Some("carol")).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("organization: 5 requests"),
+        "{body}"
+    );
+    // An unusable end-user id is a 400 naming the header.
+    let long = "x".repeat(300);
+    let resp = chat_as(&app, &key, Some(&long)).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "x-keyway-user", "{body}");
+    // The organization's spend is visible once settled.
+    let expected = format!("{}.{:09}", spent / 1_000_000_000, spent % 1_000_000_000);
+    let mut shown = Value::Null;
+    for _ in 0..20 {
+        shown = api(&app, &org, Method::GET, "/limits", json!(null)).await;
+        if shown["spend"]["spent_usd"] == expected.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["spend"]["spent_usd"], expected.as_str(), "{shown}");
+}

@@ -35,3 +35,13 @@ pub fn budget_level(scope: Scope, budget: &KeyBudget) -> BudgetLevel {
         thresholds: DEFAULT_THRESHOLDS.to_vec(),
     }
 }
+
+/// The level of a whole organization.
+pub fn org_scope(org: OrgId) -> Scope {
+    Scope::new(org.to_string(), ScopeKind::Org, org.to_string())
+}
+
+/// The level of one end user (`x-keyway-user`) of an organization.
+pub fn end_user_scope(org: OrgId, user: &str) -> Scope {
+    Scope::new(org.to_string(), ScopeKind::EndUser, user)
+}

@@ -18,6 +18,7 @@ pub mod kv;
 pub mod limits;
 pub mod master_key;
 pub mod members;
+pub mod org_limits;
 pub mod orgs;
 pub mod teams;
 pub mod tokens;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod configs;
 pub mod invites;
 pub mod keys;
+pub mod limits;
 pub mod me;
 pub mod members;
 pub mod orgs;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(configs::configure)
         .configure(providers::configure)
         .configure(keys::configure)
+        .configure(limits::configure)
         .configure(audit::configure)
         .configure(analytics::configure);
 }

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod configs;
 pub mod invites;
 pub mod keys;
+pub mod limits;
 pub mod members;
 pub mod orgs;
 pub mod providers;

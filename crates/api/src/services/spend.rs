@@ -44,3 +44,17 @@ pub async fn of_team(state: &ApiState, team: &Team) -> Result<Option<SpendOut>, 
     )
     .await
 }
+
+/// Current spend of the organization's own budget (`None` without one).
+pub async fn of_org(
+    state: &ApiState,
+    org: keyway_domain::OrgId,
+    limits: &keyway_store::org_limits::OrgLimits,
+) -> Result<Option<SpendOut>, ApiError> {
+    spend_of(
+        state,
+        keyway_store::governance::org_scope(org),
+        limits.budget.as_ref(),
+    )
+    .await
+}

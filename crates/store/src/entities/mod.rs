@@ -5,6 +5,7 @@ pub mod email_token;
 pub mod invite;
 pub mod membership;
 pub mod model_alias;
+pub mod org_limits;
 pub mod organization;
 pub mod provider_credential;
 pub mod refresh_token;
