@@ -22,14 +22,19 @@
 //! so SDKs surface it as the error type callers already handle, and the `code` tells the two
 //! apart. A limiter that cannot decide (Redis unreachable in fail-closed mode) answers 503.
 //!
+//! Thresholds (50, 80, 100 %) crossed by a settlement go to [`crate::alerts`]: an audit entry
+//! and an e-mail to the organization's admins.
+//!
 //! Budgets admit while any headroom is left (`allow_final_overrun`), so a level overspends by at
 //! most one request's reservation in total, even under concurrency across processes.
 
+use crate::alerts::BudgetAlerts;
 use crate::error::{GatewayError, Surface};
 use crate::record::Recorder;
 use crate::targets::Target;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use keyway_domain::{OrgId, TeamId, Usd};
+use keyway_mailer::Mailer;
 use keyway_providers::ChatRequest;
 use keyway_providers::canonical::Usage;
 use keyway_store::governance::{budget_level, end_user_scope, key_scope, org_scope, team_scope};
@@ -121,6 +126,7 @@ pub struct Governance {
     window: Duration,
     teams: Cache<TeamId, Fresh<Option<Arc<Team>>>>,
     orgs: Cache<OrgId, Fresh<Arc<OrgLimits>>>,
+    alerts: BudgetAlerts,
 }
 
 /// What one request is expected to use, for admission.
@@ -256,6 +262,7 @@ impl Governance {
     pub fn new(limits: Limits, db: Database, window: Duration) -> Self {
         Self {
             limits,
+            alerts: BudgetAlerts::new(db.clone(), None),
             db,
             window,
             teams: Cache::builder()
@@ -278,6 +285,13 @@ impl Governance {
             db,
             DEFAULT_WINDOW,
         )
+    }
+
+    /// Also mails budget alerts to each organization's owners and admins (they are always
+    /// recorded in the audit log).
+    pub fn with_mailer(mut self, mailer: Arc<Mailer>) -> Self {
+        self.alerts = BudgetAlerts::new(self.db.clone(), Some(mailer));
+        self
     }
 
     /// The limiter underneath (spend queries).
@@ -481,6 +495,7 @@ impl Governance {
             return;
         }
         let limits = self.limits.clone();
+        let alerts = self.alerts.clone();
         recorder.on_finish(Box::new(move |event| {
             let cost = Usd::from_nanos(event.cost_nano_usd.max(0));
             let used = u64::from(event.input_tokens) + u64::from(event.output_tokens);
@@ -502,12 +517,8 @@ impl Governance {
                 };
                 match result {
                     Ok(crossings) => {
-                        for c in crossings {
-                            tracing::info!(
-                                level = %c.scope, period = c.period_id, percent = c.percent,
-                                spent = %c.spent, limit = %c.limit,
-                                "budget threshold crossed"
-                            );
+                        for c in &crossings {
+                            alerts.crossed(c).await;
                         }
                     }
                     Err(e) => tracing::error!(error = %e, request_id, "settling a budget failed"),

@@ -18,6 +18,7 @@
 //! 11. Response headers `x-keyway-request-id`, `-provider`, `-model`, `-cache`, `-retries`,
 //!     `-fallback-index`, `-cost-usd`.
 
+pub mod alerts;
 pub mod auth;
 pub mod chat;
 pub mod embeddings;

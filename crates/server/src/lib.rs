@@ -144,7 +144,8 @@ impl Application {
                             std::time::Duration::from_millis(
                                 settings.gateway.limits.rate_window_ms,
                             ),
-                        ),
+                        )
+                        .with_mailer(services.mailer.clone()),
                     ),
                 );
                 let body_limit = settings.gateway.max_body_bytes;

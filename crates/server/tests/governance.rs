@@ -264,6 +264,43 @@ async fn budget_exhausted_after_the_requests_it_pays_for(app: TestApp) {
         "{shown}"
     );
     assert!(spend["resets_at"].is_string(), "{shown}");
+    // Each threshold crossed once: an audit entry and an e-mail to the owner.
+    let mut percents = Vec::new();
+    for _ in 0..30 {
+        let audit = api(
+            &app,
+            &org,
+            Method::GET,
+            "/audit?action=budget.threshold",
+            json!(null),
+        )
+        .await;
+        percents = audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["target_type"] == "key" && e["target_id"] == key_id.as_str())
+            .map(|e| e["summary"]["percent"].as_u64().unwrap())
+            .collect();
+        if percents.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    percents.sort_unstable();
+    assert_eq!(percents, [50, 80, 100]);
+    let mails: Vec<(String, String, String)> = app
+        .outbox()
+        .unwrap()
+        .into_iter()
+        .filter(|(to, subject, _)| to.contains("owner@example.com") && subject.contains("budget"))
+        .collect();
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    assert!(
+        mails
+            .iter()
+            .any(|(_, subject, body)| subject.contains("100%") && body.contains(&spent_usd))
+    );
     // Raising the budget lets the key continue.
     api(
         &app,
