@@ -223,6 +223,30 @@ async fn configs_are_validated_and_versioned(app: TestApp) {
     .await;
     assert_eq!(theirs["data"], json!([]));
 
+    // A key's default config must be one of the organization's own.
+    let (_, their_config) = call(
+        &app,
+        &outsider,
+        Method::POST,
+        &format!("/api/v1/orgs/{other}/configs"),
+        Some(json!({"name": "Theirs", "config": {"provider": "@x"}})),
+    )
+    .await;
+    let (status, body) = call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("/api/v1/orgs/{org}/keys"),
+        Some(json!({"name": "k", "default_config_id": their_config["id"]})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default_config_id")
+    );
     // A key using it as default blocks deletion until it lets go.
     let (status, key) = call(
         &app,

@@ -41,6 +41,22 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
+/// A 400 unless `config` (a key's default config) is one of the organization's configs.
+pub async fn check_exists(
+    state: &ApiState,
+    ctx: &OrgCtx,
+    config: Option<Uuid>,
+) -> Result<(), ApiError> {
+    if let Some(id) = config
+        && state.db.get_routing_config(ctx.org_id, id).await?.is_none()
+    {
+        return Err(ApiError::BadRequest(
+            "default_config_id: no such routing config in this organization".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Configs of the organization, each with its newest version.
 pub async fn list(state: &ApiState, ctx: &OrgCtx) -> Result<Vec<RoutingConfigRecord>, ApiError> {
     Ok(state.db.list_routing_configs(ctx.org_id).await?)
