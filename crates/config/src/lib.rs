@@ -254,6 +254,35 @@ mod tests {
     }
 
     #[test]
+    fn limits_settings_from_env_and_their_checks() {
+        Jail::expect_with(|jail| {
+            jail.set_env("KEYWAY_GATEWAY__LIMITS__ON_REDIS_DOWN", "local_allowance");
+            jail.set_env("KEYWAY_GATEWAY__LIMITS__LOCAL_BUDGET_USD", "2.50");
+            jail.set_env("KEYWAY_GATEWAY__LIMITS__RATE_WINDOW_MS", "5000");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(
+                s.gateway.limits.on_redis_down,
+                LimitsFallback::LocalAllowance
+            );
+            assert_eq!(s.gateway.limits.local_budget_usd, "2.50");
+            assert_eq!(s.gateway.limits.rate_window_ms, 5000);
+            Ok(())
+        });
+        for (key, value) in [
+            ("KEYWAY_GATEWAY__LIMITS__LOCAL_RATE_SHARE", "1.5"),
+            ("KEYWAY_GATEWAY__LIMITS__LOCAL_BUDGET_USD", "lots"),
+            ("KEYWAY_GATEWAY__LIMITS__RATE_WINDOW_MS", "10"),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.set_env(key, value);
+                let err = Settings::load(None).unwrap_err();
+                assert!(err.to_string().contains("gateway.limits."), "{key}: {err}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
     fn secrets_do_not_show_in_debug_output() {
         Jail::expect_with(|jail| {
             jail.set_env("KEYWAY_DATABASE_URL", "postgres://u:hunter2@db/keyway");
