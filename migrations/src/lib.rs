@@ -10,6 +10,8 @@ mod m20261122_000001_create_organizations;
 mod m20261122_000002_tenant_data;
 mod m20261205_000001_accounts;
 mod m20261205_200000_price_overrides;
+mod m20261205_400000_routing_configs;
+mod m20261205_400001_org_limits;
 
 /// Every control-plane migration, in order.
 pub struct Migrator;
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_tenant_data::Migration),
             Box::new(m20261205_000001_accounts::Migration),
             Box::new(m20261205_200000_price_overrides::Migration),
+            Box::new(m20261205_400000_routing_configs::Migration),
+            Box::new(m20261205_400001_org_limits::Migration),
         ]
     }
 }

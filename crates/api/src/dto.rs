@@ -322,6 +322,10 @@ pub struct TeamOut {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Spend in the budget's current period; only in the response of
+    /// `GET .../teams/{team_id}`, and only when the team has a budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<SpendOut>,
 }
 
 impl From<Team> for TeamOut {
@@ -334,6 +338,7 @@ impl From<Team> for TeamOut {
             member_ids: t.member_ids.into_iter().map(|u| u.as_uuid()).collect(),
             created_at: t.created_at,
             updated_at: t.updated_at,
+            spend: None,
         }
     }
 }
@@ -421,6 +426,25 @@ pub struct KeyOut {
     pub updated_at: DateTime<Utc>,
     /// Last use.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Spend in the budget's current period; only in the response of `GET .../keys/{key_id}`,
+    /// and only when the key has a budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend: Option<SpendOut>,
+}
+
+/// Spend of a budget in its current period.
+#[derive(Serialize, ToSchema)]
+pub struct SpendOut {
+    /// Period id (`d2026-12-05`, `w2026-11-30`, `m2026-12`, `total`).
+    pub period_id: String,
+    /// Settled spend, decimal USD.
+    pub spent_usd: String,
+    /// Held by requests in flight, decimal USD.
+    pub reserved_usd: String,
+    /// The budget, decimal USD.
+    pub limit_usd: String,
+    /// When the period starts over (`null` for a lifetime budget).
+    pub resets_at: Option<DateTime<Utc>>,
 }
 
 impl From<VirtualKey> for KeyOut {
@@ -456,6 +480,7 @@ impl From<VirtualKey> for KeyOut {
             created_at: k.created_at,
             updated_at: k.updated_at,
             last_used_at: k.last_used_at,
+            spend: None,
         }
     }
 }

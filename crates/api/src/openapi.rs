@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Keyway control plane API", version = env!("CARGO_PKG_VERSION"),
-        description = "Organizations, members, invites, teams, provider credentials, virtual keys and the audit log. Authenticate with `Authorization: Bearer <access token>` from `/api/v1/auth/login`. Every error body is `{\"error\": {\"code\", \"message\"}}`."),
+        description = "Organizations, members, invites, teams, routing configs, provider credentials, virtual keys and the audit log. Authenticate with `Authorization: Bearer <access token>` from `/api/v1/auth/login`. Every error body is `{\"error\": {\"code\", \"message\"}}`."),
     paths(
         routes::auth::signup, routes::auth::verify_email, routes::auth::resend_verification,
         routes::auth::login, routes::auth::refresh, routes::auth::logout,
@@ -23,10 +23,13 @@ use utoipa::{Modify, OpenApi};
         routes::invites::lookup, routes::invites::accept,
         routes::teams::create, routes::teams::list, routes::teams::get, routes::teams::update,
         routes::teams::delete, routes::teams::add_member, routes::teams::remove_member,
+        routes::configs::create, routes::configs::list, routes::configs::get,
+        routes::configs::update, routes::configs::delete, routes::configs::versions,
         routes::providers::create, routes::providers::list, routes::providers::get,
         routes::providers::update, routes::providers::delete,
         routes::keys::create, routes::keys::list, routes::keys::get, routes::keys::update,
         routes::keys::delete, routes::keys::rotate, routes::keys::revoke,
+        routes::limits::get, routes::limits::put,
         routes::audit::list,
         routes::analytics::summary, routes::analytics::timeseries, routes::analytics::breakdown,
         routes::analytics::logs, routes::analytics::request, routes::analytics::export_csv,
@@ -40,8 +43,10 @@ use utoipa::{Modify, OpenApi};
         (name = "members", description = "Organization members and roles"),
         (name = "invites", description = "Invitations"),
         (name = "teams", description = "Teams with budgets and limits"),
+        (name = "configs", description = "Routing configs with immutable versions"),
         (name = "providers", description = "Provider credentials (BYOK)"),
         (name = "keys", description = "Virtual keys"),
+        (name = "limits", description = "Organization-wide and per-end-user rate limits and budgets"),
         (name = "audit", description = "Audit log"),
         (name = "analytics", description = "Request analytics and logs"),
     )

@@ -3,6 +3,7 @@
 use crate::auth::jwt::JwtKeys;
 use keyway_analytics::AnalyticsStore;
 use keyway_mailer::Mailer;
+use keyway_store::limits::{LimitOptions, Limits};
 use keyway_store::{Database, Kv, MasterKey};
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ pub struct ApiState {
     pub analytics: AnalyticsStore,
     /// Throttling counters (and key-change notifications to gateways).
     pub kv: Kv,
+    /// Budgets' spend (the process's shared limiter: see [`ApiState::with_limits`]).
+    pub limits: Limits,
     /// Outgoing e-mail.
     pub mailer: Arc<Mailer>,
     /// Seals provider secrets.
@@ -42,6 +45,7 @@ impl ApiState {
         Self {
             db,
             analytics,
+            limits: Limits::new(&kv, LimitOptions::default()),
             kv,
             mailer,
             master_key,
@@ -49,6 +53,13 @@ impl ApiState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             allow_private_upstreams,
         }
+    }
+
+    /// Uses the process's shared limiter, so spend shown here is the spend the gateway enforces
+    /// (on the embedded default the limiter's state is in-process).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Whether cookies should carry the `Secure` attribute.

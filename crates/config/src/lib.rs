@@ -14,8 +14,8 @@
 mod sections;
 
 pub use sections::{
-    AnalyticsSettings, ClickHouseSettings, DatabaseSettings, GatewaySettings, RedisSettings,
-    SecuritySettings, ServerSettings, SmtpSettings,
+    AnalyticsSettings, ClickHouseSettings, DatabaseSettings, GatewaySettings, LimitsFallback,
+    LimitsSettings, RedisSettings, SecuritySettings, ServerSettings, SmtpSettings,
 };
 
 use figment::{
@@ -276,6 +276,35 @@ mod tests {
             assert!(err.to_string().contains("gateway.max_messages"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn limits_settings_from_env_and_their_checks() {
+        Jail::expect_with(|jail| {
+            jail.set_env("KEYWAY_GATEWAY__LIMITS__ON_REDIS_DOWN", "local_allowance");
+            jail.set_env("KEYWAY_GATEWAY__LIMITS__LOCAL_BUDGET_USD", "2.50");
+            jail.set_env("KEYWAY_GATEWAY__LIMITS__RATE_WINDOW_MS", "5000");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(
+                s.gateway.limits.on_redis_down,
+                LimitsFallback::LocalAllowance
+            );
+            assert_eq!(s.gateway.limits.local_budget_usd, "2.50");
+            assert_eq!(s.gateway.limits.rate_window_ms, 5000);
+            Ok(())
+        });
+        for (key, value) in [
+            ("KEYWAY_GATEWAY__LIMITS__LOCAL_RATE_SHARE", "1.5"),
+            ("KEYWAY_GATEWAY__LIMITS__LOCAL_BUDGET_USD", "lots"),
+            ("KEYWAY_GATEWAY__LIMITS__RATE_WINDOW_MS", "10"),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.set_env(key, value);
+                let err = Settings::load(None).unwrap_err();
+                assert!(err.to_string().contains("gateway.limits."), "{key}: {err}");
+                Ok(())
+            });
+        }
     }
 
     #[test]

@@ -333,6 +333,8 @@ pub struct GatewaySettings {
     pub max_json_depth: usize,
     /// Largest accepted `max_tokens` / `max_output_tokens`.
     pub max_tokens: u32,
+    /// Rate limits and budgets.
+    pub limits: LimitsSettings,
 }
 
 impl Default for GatewaySettings {
@@ -343,6 +345,48 @@ impl Default for GatewaySettings {
             max_messages: 4096,
             max_json_depth: 64,
             max_tokens: 262_144,
+            limits: LimitsSettings::default(),
+        }
+    }
+}
+
+/// What the gateway does with limits and budgets while Redis is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitsFallback {
+    /// Refuse requests (503) until Redis answers again.
+    FailClosed,
+    /// Enforce in-process: each rate limit scaled by `local_rate_share`, and at most
+    /// `local_budget_usd` of spend per level and period in this process.
+    LocalAllowance,
+}
+
+/// `[gateway.limits]`: rate limits and budgets (stored per key and team; these are the
+/// process's mechanics).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSettings {
+    /// Window of the per-minute limits, in milliseconds (60000; tests shorten it).
+    pub rate_window_ms: u64,
+    /// Longest wait for Redis on the request path, in milliseconds.
+    pub redis_timeout_ms: u64,
+    /// Behaviour while Redis is unreachable; Keyway probes it again every second and recovers
+    /// by itself.
+    pub on_redis_down: LimitsFallback,
+    /// Share of each rate limit one process may use alone in `local_allowance` mode (0-1].
+    pub local_rate_share: f64,
+    /// Spend one process may allow per level and period in `local_allowance` mode (decimal USD).
+    pub local_budget_usd: String,
+}
+
+impl Default for LimitsSettings {
+    fn default() -> Self {
+        Self {
+            rate_window_ms: 60_000,
+            redis_timeout_ms: 250,
+            on_redis_down: LimitsFallback::FailClosed,
+            local_rate_share: 1.0,
+            local_budget_usd: "1".into(),
         }
     }
 }
@@ -361,6 +405,26 @@ impl GatewaySettings {
         }
         if self.max_tokens == 0 {
             return Err(invalid("gateway.max_tokens", "at least 1"));
+        }
+        if self.limits.rate_window_ms < 100 {
+            return Err(invalid("gateway.limits.rate_window_ms", "at least 100 ms"));
+        }
+        if self.limits.redis_timeout_ms == 0 {
+            return Err(invalid("gateway.limits.redis_timeout_ms", "more than 0 ms"));
+        }
+        if !(self.limits.local_rate_share > 0.0 && self.limits.local_rate_share <= 1.0) {
+            return Err(invalid(
+                "gateway.limits.local_rate_share",
+                "a share in (0, 1]",
+            ));
+        }
+        if keyway_domain::Usd::parse_decimal(&self.limits.local_budget_usd)
+            .map_or(true, |u| u.nanos() < 0)
+        {
+            return Err(invalid(
+                "gateway.limits.local_budget_usd",
+                "a decimal amount of USD >= 0",
+            ));
         }
         Ok(())
     }

@@ -221,7 +221,10 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), api.name(), "");
     event.key_id = Some(policy.key_id.to_string());
     event.team_id = policy.team_id.map(|t| t.to_string());
-    let recorder = Recorder::new(state.events.clone(), event, started);
+    let mut recorder = Recorder::new(state.events.clone(), event, started);
+    if policy.log_bodies {
+        recorder.log_bodies(body);
+    }
     let fail = |recorder: Recorder, err: GatewayError| {
         recorder.finish(err.status().as_u16(), Some(err.code()));
         reply(err)
@@ -275,6 +278,19 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
         request.model.clone_from(&target.model);
     }
     let prices = state.prices.for_org(policy.org_id).await;
+    // Step 6: rate limits and budget reservation, settled when the recorder finishes.
+    let estimate = crate::governance::Estimate::chat(&target, &prices, &requests, body.len());
+    let rate_headers = match state
+        .governance
+        .gate(req, &policy, estimate, &mut recorder)
+        .await
+    {
+        Ok(headers) => headers,
+        Err(denied) => {
+            recorder.finish(denied.status(), Some(denied.code()));
+            return denied.response(surface, &request_id);
+        }
+    };
 
     recorder.upstream_sent();
     let sent = futures_util::future::join_all(requests.iter().map(|r| send(state, &target, r)));
@@ -290,6 +306,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
             let retry_after = response.headers().get("retry-after").cloned();
             let body = read_body(response).await.unwrap_or_default();
             let api_error = target.format.parse_error(status.as_u16(), &body);
+            recorder.response_bytes(&body);
             recorder.finish(status.as_u16(), Some("upstream_error"));
             let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
                 .content_type("application/json")
@@ -305,6 +322,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
 
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
+    crate::governance::apply_headers(&mut builder, &rate_headers);
     if stream && let Some(response) = answers.pop() {
         let writer = api.writer(stream_usage, echo);
         let stream = relay_stream(response, writer, target, prices, recorder, request_id);
@@ -336,6 +354,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     recorder.event().cost_nano_usd = cost.nanos();
     match api.build_response(&answer, echo.as_ref()) {
         Ok(body) => {
+            recorder.response_bytes(&body);
             recorder.finish(200, None);
             builder
                 .insert_header(("x-keyway-cost-usd", cost.to_string()))
@@ -520,6 +539,9 @@ fn relay_stream(
                 None => relay.reader.finish(),
             };
             let out = relay.write(&events);
+            if let Some(r) = &mut relay.recorder {
+                r.response_bytes(&out);
+            }
             if !out.is_empty() {
                 return Some((Ok(out), relay));
             }

@@ -67,6 +67,10 @@ pub async fn embeddings(
     );
     let mut recorder = Recorder::new(state.events.clone(), event, started);
     recorder.event().key_id = Some(policy.key_id.to_string());
+    recorder.event().team_id = policy.team_id.map(|t| t.to_string());
+    if policy.log_bodies {
+        recorder.log_bodies(&body);
+    }
     let mut request: EmbeddingsRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(e) => {
@@ -102,6 +106,25 @@ pub async fn embeddings(
     recorder.event().provider = Some(target.kind.as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
     request.model.clone_from(&target.model);
+    // Step 6: rate limits and budget reservation, settled when the recorder finishes.
+    let prices = state.prices.for_org(policy.org_id).await;
+    let estimate = crate::governance::Estimate::of(
+        &target,
+        &prices,
+        crate::governance::prompt_tokens(body.len()),
+        0,
+    );
+    let rate_headers = match state
+        .governance
+        .gate(&req, &policy, estimate, &mut recorder)
+        .await
+    {
+        Ok(headers) => headers,
+        Err(denied) => {
+            recorder.finish(denied.status(), Some(denied.code()));
+            return denied.response(Surface::OpenAi, &request_id);
+        }
+    };
     // Only OpenAI-format upstreams get here (see `embeddings_url`): none signs the body.
     let builder = target
         .authorize(
@@ -122,6 +145,7 @@ pub async fn embeddings(
     };
     if !status.is_success() {
         let api_error = target.format.parse_error(status.as_u16(), &body);
+        recorder.response_bytes(&body);
         recorder.finish(status.as_u16(), Some("upstream_error"));
         let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
             .content_type("application/json")
@@ -138,15 +162,13 @@ pub async fn embeddings(
         ..Usage::default()
     };
     recorder.usage(&usage);
-    let cost = state
-        .prices
-        .for_org(policy.org_id)
-        .await
-        .cost(&target, &usage);
+    let cost = prices.cost(&target, &usage);
     recorder.event().cost_nano_usd = cost.nanos();
+    recorder.response_bytes(&body);
     recorder.finish(200, None);
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
+    crate::governance::apply_headers(&mut builder, &rate_headers);
     builder
         .insert_header(("x-keyway-cost-usd", cost.to_string()))
         .content_type("application/json")

@@ -92,6 +92,11 @@ impl GatewayError {
         }
     }
 
+    /// A rate limit or budget refused the request (429); see [`crate::governance`].
+    pub fn too_many_requests(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+    }
+
     /// A dependency Keyway needs is briefly unavailable (503).
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(

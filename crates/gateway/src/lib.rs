@@ -11,6 +11,9 @@
 //!    body for its surface into the canonical request; unknown fields (including any attempt
 //!    to name upstream URLs, keys or headers) are refused ([`chat`], [`completions`],
 //!    [`responses`]).
+//! 6. Rate limits (RPM/TPM) and budget reservation at the end user's (`x-keyway-user`), key's,
+//!    team's and organization's level, settled to the real cost when the request ends
+//!    ([`governance`]).
 //! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.
@@ -19,11 +22,13 @@
 //! 11. Response headers `x-keyway-request-id`, `-provider`, `-model`, `-cache`, `-retries`,
 //!     `-fallback-index`, `-cost-usd`.
 
+pub mod alerts;
 pub mod auth;
 pub mod chat;
 pub mod completions;
 pub mod embeddings;
 pub mod error;
+pub mod governance;
 pub mod limits;
 pub mod models;
 pub mod prices;
@@ -54,6 +59,8 @@ pub struct GatewayState {
     pub limits: limits::InputLimits,
     /// The cache-invalidation subscription, once [`GatewayState::listen_for_changes`] ran.
     invalidations: Option<keyway_store::invalidation::Listener>,
+    /// Rate limits and budgets.
+    pub governance: governance::Governance,
 }
 
 impl GatewayState {
@@ -71,6 +78,7 @@ impl GatewayState {
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
             prices: prices::Prices::new(db.clone()),
+            governance: governance::Governance::in_process(db.clone()),
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
@@ -80,15 +88,18 @@ impl GatewayState {
     }
 
     /// Subscribes to the control plane's change messages on `kv` (Redis pub/sub, or the
-    /// in-process bus), evicting cached key policies and credentials as they change.
+    /// in-process bus), evicting cached key policies, credentials, prices and limits as they
+    /// change. Call it after [`GatewayState::with_governance`].
     pub async fn listen_for_changes(&mut self, kv: &Kv) {
         let auth = self.auth.clone();
         let targets = self.targets.clone();
         let prices = self.prices.clone();
+        let governance = self.governance.clone();
         let listener = keyway_store::invalidation::listen(kv, move |change| {
             auth.evict(&change);
             targets.evict(&change);
             prices.evict(&change);
+            governance.evict(&change);
         })
         .await;
         self.invalidations = Some(listener);
@@ -98,6 +109,14 @@ impl GatewayState {
     #[must_use]
     pub fn with_limits(mut self, limits: limits::InputLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Replaces the limiter (the server passes the process's shared one, over Redis when
+    /// configured).
+    #[must_use]
+    pub fn with_governance(mut self, governance: governance::Governance) -> Self {
+        self.governance = governance;
         self
     }
 }

@@ -102,15 +102,18 @@ impl Application {
                 let addr = listener.local_addr()?;
                 let state = web::Data::new(services.clone());
                 let dashboard = services.dashboard_options(addr, gateway_addr);
-                let api_state = web::Data::new(keyway_api::ApiState::new(
-                    services.db.clone(),
-                    services.analytics.clone(),
-                    services.kv.clone(),
-                    services.mailer.clone(),
-                    services.master_key.clone(),
-                    dashboard.api_url.clone(),
-                    settings.gateway.allow_private_upstreams,
-                ));
+                let api_state = web::Data::new(
+                    keyway_api::ApiState::new(
+                        services.db.clone(),
+                        services.analytics.clone(),
+                        services.kv.clone(),
+                        services.mailer.clone(),
+                        services.master_key.clone(),
+                        dashboard.api_url.clone(),
+                        settings.gateway.allow_private_upstreams,
+                    )
+                    .with_limits(services.limits.clone()),
+                );
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(state.clone())
@@ -139,7 +142,15 @@ impl Application {
                     max_messages: settings.gateway.max_messages,
                     max_json_depth: settings.gateway.max_json_depth,
                     max_tokens: settings.gateway.max_tokens,
-                });
+                })
+                .with_governance(
+                    keyway_gateway::governance::Governance::new(
+                        services.limits.clone(),
+                        services.db.clone(),
+                        std::time::Duration::from_millis(settings.gateway.limits.rate_window_ms),
+                    )
+                    .with_mailer(services.mailer.clone()),
+                );
                 // Revocations and other changes published by the control plane evict cached
                 // policies here within milliseconds.
                 gateway.listen_for_changes(&services.kv).await;

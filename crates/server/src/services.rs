@@ -6,6 +6,7 @@ use keyway_analytics::{
 };
 use keyway_config::Settings;
 use keyway_mailer::Mailer;
+use keyway_store::limits::{LimitOptions, Limits, Unavailable};
 use keyway_store::{Database, Kv, MasterKey};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,9 @@ pub struct Services {
     pub db: Database,
     /// Limits/cache state.
     pub kv: Kv,
+    /// Rate limits and budgets over `kv`: one per process, shared by the gateway (enforcing)
+    /// and the API (showing spend), so the embedded default's in-process state is one.
+    pub limits: Limits,
     /// Analytics store (queries, readiness).
     pub analytics: AnalyticsStore,
     /// Where the gateway records request events.
@@ -43,6 +47,7 @@ impl Services {
                 .map_err(|e| anyhow::anyhow!("redis: {e}"))?,
             None => Kv::memory(&settings.redis.key_prefix),
         };
+        let limits = Limits::new(&kv, limit_options(settings));
         let analytics = analytics_store(settings).await?;
         let events = EventSink::spawn(
             analytics.clone(),
@@ -71,6 +76,7 @@ impl Services {
             settings: Arc::new(settings.clone()),
             db,
             kv,
+            limits,
             analytics,
             events,
             mailer: Arc::new(mailer),
@@ -118,6 +124,26 @@ impl Services {
                 .unwrap_or_else(|| format!("http://{api_addr}")),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
+    }
+}
+
+/// The limiter's options from `[gateway.limits]` (validated with the settings).
+fn limit_options(settings: &Settings) -> LimitOptions {
+    let l = &settings.gateway.limits;
+    LimitOptions {
+        redis_timeout: Duration::from_millis(l.redis_timeout_ms),
+        on_unavailable: match l.on_redis_down {
+            keyway_config::LimitsFallback::FailClosed => Unavailable::FailClosed,
+            keyway_config::LimitsFallback::LocalAllowance => Unavailable::LocalAllowance {
+                rate_share: l.local_rate_share,
+                budget: keyway_domain::Usd::parse_decimal(&l.local_budget_usd)
+                    .unwrap_or(keyway_domain::Usd::ZERO),
+            },
+        },
+        // A level overspends by at most one request's reservation, and a request that cannot
+        // fit whole is still admitted while headroom is left.
+        allow_final_overrun: true,
+        ..LimitOptions::default()
     }
 }
 

@@ -98,6 +98,32 @@ fn rows() -> Vec<Row> {
         ),
         r(
             Method::POST,
+            "/api/v1/orgs/{org_id}/configs",
+            [201, 201, 403, 403],
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/configs", READ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/configs/{config_id}",
+            READ,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/orgs/{org_id}/configs/{config_id}",
+            [200, 200, 403, 403],
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/orgs/{org_id}/configs/{config_id}",
+            [204, 204, 403, 403],
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/configs/{config_id}/versions",
+            READ,
+        ),
+        r(
+            Method::POST,
             "/api/v1/orgs/{org_id}/providers",
             [201, 201, 403, 403],
         ),
@@ -143,6 +169,12 @@ fn rows() -> Vec<Row> {
             Method::POST,
             "/api/v1/orgs/{org_id}/keys/{key_id}/revoke",
             [200, 200, 200, 403],
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/limits", READ),
+        r(
+            Method::PUT,
+            "/api/v1/orgs/{org_id}/limits",
+            [200, 200, 403, 403],
         ),
         r(Method::GET, "/api/v1/orgs/{org_id}/audit", ADMIN_ONLY_READ),
         r(Method::GET, "/api/v1/orgs/{org_id}/analytics/summary", READ),
@@ -271,6 +303,16 @@ impl World {
                 .await;
             ids.push(("{provider_id}", p["id"].as_str().unwrap().to_owned()));
         }
+        if path.contains("{config_id}") {
+            let c = self
+                .owner_call(
+                    Method::POST,
+                    &format!("/api/v1/orgs/{org}/configs"),
+                    json!({"name": format!("config {n}"), "config": {"provider": "@openai"}}),
+                )
+                .await;
+            ids.push(("{config_id}", c["id"].as_str().unwrap().to_owned()));
+        }
         if path.contains("{key_id}") {
             let k = self
                 .owner_call(
@@ -372,6 +414,11 @@ impl World {
                 json!({"name": format!("np{n}"), "slug": format!("np{n}"), "provider": "anthropic", "api_key": "sk-ant-test-0123456789"})
             }
             ("PATCH", "{provider_id}") => json!({"name": format!("renamed {n}")}),
+            ("POST", "configs") => {
+                json!({"name": format!("new config {n}"), "config": {"strategy": {"mode": "fallback"}, "targets": [{"provider": "@a"}, {"provider": "@b"}]}})
+            }
+            ("PATCH", "{config_id}") => json!({"config": {"provider": "@anthropic"}}),
+            ("PUT", "limits") => json!({"limits": {"rpm": 1000}, "end_user_limits": {"rpm": 10}}),
             ("POST", "keys") => json!({"name": format!("new key {n}")}),
             ("PATCH", "{key_id}") => json!({"name": format!("renamed {n}")}),
             ("POST", "rotate") => json!({"grace_period_secs": 0}),

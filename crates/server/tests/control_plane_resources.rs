@@ -1146,6 +1146,111 @@ async fn analytics_of_gateway_traffic(app: TestApp) {
     }
 }
 
+on_both_backends!(bodies_are_logged_only_once_the_organization_opts_in);
+async fn bodies_are_logged_only_once_the_organization_opts_in(app: TestApp) {
+    let owner = app.register("owner@example.com").await.unwrap();
+    let org = app.create_org(&owner, "Acme").await.unwrap();
+    let base = format!("/api/v1/orgs/{org}");
+    call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("{base}/providers"),
+        Some(json!({
+        "name": "Mock", "slug": "mock", "provider": "mock", "api_key": "sk-upstream-0123456789",
+        "base_url": format!("{}/v1", app.mock.base_url())})),
+    )
+    .await;
+    let (_, key) = call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("{base}/keys"),
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let send = |content: &'static str, stream: bool| {
+        let request = app
+            .client
+            .post(format!("{}/v1/chat/completions", app.gateway_url))
+            .bearer_auth(&secret)
+            .json(&json!({"model": "mock/echo", "stream": stream,
+                "messages": [{"role": "user", "content": content}]}));
+        async move {
+            let resp = request.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let id = resp.headers()["x-keyway-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let text = resp.text().await.unwrap();
+            (id, text)
+        }
+    };
+    let detail = |id: String| {
+        let path = format!("{base}/logs/{id}");
+        let app = &app;
+        let owner = &owner;
+        async move {
+            for _ in 0..100 {
+                let (status, body) = call(app, owner, Method::GET, &path, None).await;
+                if status == 200 {
+                    return body;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("request {id} never reached the logs");
+        }
+    };
+
+    // Off by default: the request is logged without its bodies.
+    let (quiet, _) = send("nothing to keep", false).await;
+    let row = detail(quiet).await;
+    assert_eq!(row["request_body"], Value::Null, "{row}");
+    assert_eq!(row["response_body"], Value::Null, "{row}");
+
+    let (status, updated) = call(
+        &app,
+        &owner,
+        Method::PATCH,
+        &base,
+        Some(json!({"log_bodies": true})),
+    )
+    .await;
+    assert_eq!((status, updated["log_bodies"].as_bool()), (200, Some(true)));
+
+    // On: both bodies are kept (the gateway learns of the change at once), secrets redacted.
+    let (id, answer) = send(
+        "tell me about llamas; my key is sk-proj-abcdefghijklmnop1234",
+        false,
+    )
+    .await;
+    let row = detail(id).await;
+    let request_body = row["request_body"].as_str().unwrap();
+    assert!(
+        request_body.contains("tell me about llamas"),
+        "{request_body}"
+    );
+    assert!(!request_body.contains("sk-proj-abcdefghijklmnop1234"));
+    assert!(request_body.contains("[REDACTED]"), "{request_body}");
+    let response_body = row["response_body"].as_str().unwrap();
+    let sent: Value = serde_json::from_str(&answer).unwrap();
+    let content = sent["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(response_body.contains("chat.completion"), "{response_body}");
+    assert!(
+        response_body.contains(&content.replace("sk-proj-abcdefghijklmnop1234", "[REDACTED]")),
+        "{response_body}"
+    );
+
+    // A stream's logged response is the event stream the client received.
+    let (id, streamed) = send("stream about alpacas", true).await;
+    assert!(streamed.ends_with("data: [DONE]\n\n"), "{streamed}");
+    let row = detail(id).await;
+    let response_body = row["response_body"].as_str().unwrap();
+    assert_eq!(response_body, streamed);
+}
+
 #[tokio::test]
 async fn an_organizations_retention_setting_deletes_its_old_requests() {
     let app = spawn_with(Backends::Embedded, |s| {

@@ -43,6 +43,8 @@ pub const DISPLAY_PREFIX_LEN: usize = 12;
 /// The column this module adds to `organizations`; the organization entity does not map it.
 const ORG_DISABLED_AT: &str = "disabled_at";
 const ORG_DISABLED_AT_ALIAS: &str = "org_disabled_at";
+const ORG_LOG_BODIES: &str = "log_bodies";
+const ORG_LOG_BODIES_ALIAS: &str = "org_log_bodies";
 
 /// SHA-256 hex of a presented key: how keys are stored and looked up. A fast hash suffices
 /// because keys are long random strings, not passwords.
@@ -219,6 +221,8 @@ pub struct KeyPolicy {
     pub revoked: bool,
     /// Whether its organization is disabled.
     pub org_disabled: bool,
+    /// Whether its organization keeps request and response bodies in the logs.
+    pub log_bodies: bool,
     /// Set when the presented secret is the one replaced by a rotation: it works until then.
     pub grace_ends_at: Option<DateTime<Utc>>,
 }
@@ -335,10 +339,11 @@ impl TryFrom<virtual_key::Model> for VirtualKey {
     }
 }
 
-/// A key row joined with its organization's disabled flag.
+/// A key row joined with its organization's disabled and body-logging flags.
 struct KeyRow {
     key: virtual_key::Model,
     org_disabled_at: Option<DateTime<Utc>>,
+    org_log_bodies: bool,
 }
 
 impl FromQueryResult for KeyRow {
@@ -346,6 +351,7 @@ impl FromQueryResult for KeyRow {
         Ok(Self {
             key: virtual_key::Model::from_query_result(row, pre)?,
             org_disabled_at: row.try_get(pre, ORG_DISABLED_AT_ALIAS)?,
+            org_log_bodies: row.try_get(pre, ORG_LOG_BODIES_ALIAS)?,
         })
     }
 }
@@ -573,6 +579,10 @@ impl Database {
                 Expr::col((organization::Entity, ORG_DISABLED_AT)),
                 ORG_DISABLED_AT_ALIAS,
             )
+            .column_as(
+                Expr::col((organization::Entity, ORG_LOG_BODIES)),
+                ORG_LOG_BODIES_ALIAS,
+            )
             .filter(
                 Condition::any()
                     .add(virtual_key::Column::Hash.eq(hash))
@@ -614,6 +624,7 @@ impl Database {
             expires_at: key.expires_at,
             revoked: key.revoked_at.is_some(),
             org_disabled: row.org_disabled_at.is_some(),
+            log_bodies: row.org_log_bodies,
             grace_ends_at,
         }))
     }
@@ -685,6 +696,7 @@ mod tests {
             expires_at: None,
             revoked: false,
             org_disabled: false,
+            log_bodies: false,
             grace_ends_at: None,
         }
     }

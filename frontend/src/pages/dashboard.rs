@@ -354,7 +354,7 @@ fn OverviewBody(
         util::ms_list(&keys.iter().map(|k| opt_n(v, k)).collect::<Vec<_>>())
     };
     let sampled_note = (d.sampled >= 1000)
-        .then(|| "Percentiles per bucket come from the latest 1,000 requests of the range.");
+        .then_some("Percentiles per bucket come from the latest 1,000 requests of the range.");
 
     let name_of = |list: &[(String, String)], id: &str| {
         list.iter()

@@ -78,7 +78,7 @@ pub fn provider_problem(name: &str, slug: &str, key: &str, base_url: &str) -> Op
         );
     }
     let u = base_url.trim();
-    if !u.is_empty() && !(u.starts_with("http://") || u.starts_with("https://")) {
+    if !(u.is_empty() || u.starts_with("http://") || u.starts_with("https://")) {
         return Some("The base URL must start with http:// or https://.".into());
     }
     None

@@ -4,8 +4,10 @@
 pub mod analytics;
 pub mod audit;
 pub mod auth;
+pub mod configs;
 pub mod invites;
 pub mod keys;
+pub mod limits;
 pub mod me;
 pub mod members;
 pub mod orgs;
@@ -22,8 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(members::configure)
         .configure(invites::configure)
         .configure(teams::configure)
+        .configure(configs::configure)
         .configure(providers::configure)
         .configure(keys::configure)
+        .configure(limits::configure)
         .configure(audit::configure)
         .configure(analytics::configure);
 }

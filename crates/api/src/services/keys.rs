@@ -65,6 +65,7 @@ pub async fn issue(
     ctx.require(Role::Member, "issuing keys")?;
     new.name = super::clean_name(&new.name, "name")?;
     check_team(state, ctx, new.team_id).await?;
+    super::configs::check_exists(state, ctx, new.default_config_id).await?;
     let (key, secret) = state.db.issue_key(ctx.org_id, new).await?;
     ctx.audit(state, "key.create", "key", key.id, summary(&key))
         .await?;
@@ -84,6 +85,9 @@ pub async fn update(
     }
     if let Some(team) = update.team_id {
         check_team(state, ctx, team).await?;
+    }
+    if let Some(config) = update.default_config_id {
+        super::configs::check_exists(state, ctx, config).await?;
     }
     let before = get(state, ctx, id).await?;
     let after = state.db.update_key(ctx.org_id, id, update).await?;

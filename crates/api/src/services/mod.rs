@@ -9,11 +9,14 @@
 pub mod accounts;
 pub mod analytics;
 pub mod audit;
+pub mod configs;
 pub mod invites;
 pub mod keys;
+pub mod limits;
 pub mod members;
 pub mod orgs;
 pub mod providers;
+pub mod spend;
 pub mod teams;
 
 use crate::auth::Caller;

@@ -167,7 +167,11 @@ pub async fn get(
     let (org, id) = path.into_inner();
     let ctx = OrgCtx::load(&state, &caller, org).await?;
     let key = keys::get(&state, &ctx, VirtualKeyId::from_uuid(id)).await?;
-    Ok(HttpResponse::Ok().json(KeyOut::from(key)))
+    let spend = crate::services::spend::of_key(&state, &key).await?;
+    Ok(HttpResponse::Ok().json(KeyOut {
+        spend,
+        ..KeyOut::from(key)
+    }))
 }
 
 /// Key changes; omitted fields stay as they are, `null` clears.

@@ -86,7 +86,11 @@ pub async fn get(
     let (org, id) = path.into_inner();
     let ctx = OrgCtx::load(&state, &caller, org).await?;
     let team = teams::get(&state, &ctx, TeamId::from_uuid(id)).await?;
-    Ok(HttpResponse::Ok().json(TeamOut::from(team)))
+    let spend = crate::services::spend::of_team(&state, &team).await?;
+    Ok(HttpResponse::Ok().json(TeamOut {
+        spend,
+        ..TeamOut::from(team)
+    }))
 }
 
 /// Team changes; omitted fields stay as they are.
