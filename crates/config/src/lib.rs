@@ -289,7 +289,7 @@ mod tests {
                 s.gateway.limits.on_redis_down,
                 LimitsFallback::LocalAllowance
             );
-            assert_eq!(s.gateway.limits.local_budget_usd, "2.50");
+            assert_eq!(s.gateway.limits.local_budget_usd, "2.5");
             assert_eq!(s.gateway.limits.rate_window_ms, 5000);
             Ok(())
         });

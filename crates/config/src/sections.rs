@@ -376,6 +376,7 @@ pub struct LimitsSettings {
     /// Share of each rate limit one process may use alone in `local_allowance` mode (0-1].
     pub local_rate_share: f64,
     /// Spend one process may allow per level and period in `local_allowance` mode (decimal USD).
+    #[serde(deserialize_with = "decimal_text")]
     pub local_budget_usd: String,
 }
 
@@ -428,4 +429,21 @@ impl GatewaySettings {
         }
         Ok(())
     }
+}
+
+/// A decimal amount written as a string or as a number: environment variables (`"2.50"`) reach
+/// serde as numbers, TOML may hold either. Kept as text so it parses exactly as USD.
+fn decimal_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Decimal {
+        Text(String),
+        Int(i64),
+        Float(f64),
+    }
+    Ok(match Decimal::deserialize(d)? {
+        Decimal::Text(s) => s,
+        Decimal::Int(n) => n.to_string(),
+        Decimal::Float(f) => f.to_string(),
+    })
 }

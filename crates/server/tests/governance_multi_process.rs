@@ -38,6 +38,9 @@ impl Drop for Replicas {
 async fn three_gateways(window_ms: u64) -> (TestApp, Replicas) {
     let app = spawn_with(Backends::Production, |s| {
         s.gateway.limits.rate_window_ms = window_ms;
+        // These tests are about exactness, not Redis latency: on a loaded test machine 1,000
+        // concurrent scripts can take longer than the production default of 250 ms.
+        s.gateway.limits.redis_timeout_ms = 10_000;
     })
     .await
     .unwrap();
@@ -109,6 +112,7 @@ struct Outcome {
     status: u16,
     cost: i64,
     code: Option<String>,
+    message: Option<String>,
 }
 
 async fn send(client: &reqwest::Client, url: &str, key: &str, prompt: &str) -> Outcome {
@@ -132,6 +136,7 @@ async fn send(client: &reqwest::Client, url: &str, key: &str, prompt: &str) -> O
         status,
         cost,
         code: body["error"]["code"].as_str().map(str::to_owned),
+        message: body["error"]["message"].as_str().map(str::to_owned),
     }
 }
 
@@ -159,7 +164,7 @@ async fn a_budget_holds_under_1000_concurrent_requests_over_three_processes() {
     let others: Vec<(u16, Option<&str>)> = outcomes
         .iter()
         .filter(|o| o.status != 200 && o.status != 429)
-        .map(|o| (o.status, o.code.as_deref()))
+        .map(|o| (o.status, o.message.as_deref()))
         .collect();
     assert!(others.is_empty(), "unexpected answers: {others:?}");
     assert!(
