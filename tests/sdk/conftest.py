@@ -23,12 +23,12 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import anthropic
 import openai
 import pytest
+from sdk_gateway import Gateway
 
 LISTENING_PREFIX = "mock provider listening on "
 GATEWAY_PREFIX = "Keyway gateway:"
@@ -134,18 +134,6 @@ def claude(mock_url: str) -> Iterator[anthropic.Anthropic]:
     client = anthropic.Anthropic(base_url=mock_url, api_key="sk-ant-test-key", max_retries=0)
     yield client
     client.close()
-
-
-@dataclass(frozen=True)
-class Gateway:
-    """A running `keyway serve` and the virtual key seeded for it."""
-
-    #: Gateway root, e.g. `http://127.0.0.1:PORT` (Anthropic SDKs' base URL).
-    root: str
-    #: OpenAI-compatible base URL, `root + "/v1"` (OpenAI SDKs' base URL).
-    url: str
-    #: A valid Keyway virtual key of the seeded organization.
-    key: str
 
 
 def _gateway_env() -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from conftest import Gateway
+from sdk_gateway import Gateway
 
 DEFAULT_REPLY = "This is a deterministic reply from the Keyway mock provider."
 UPSTREAMS = ["mock", "mock-anthropic", "mock-gemini"]

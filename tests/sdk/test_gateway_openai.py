@@ -14,7 +14,7 @@ import json
 import openai
 import pytest
 
-from conftest import Gateway
+from sdk_gateway import Gateway
 
 DEFAULT_REPLY = "This is a deterministic reply from the Keyway mock provider."
 UPSTREAMS = ["mock", "mock-anthropic", "mock-gemini"]
