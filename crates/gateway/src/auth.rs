@@ -7,14 +7,19 @@
 //! [`POLICY_TTL`], the backstop should a message be lost. When the database cannot answer, a policy fetched within [`STALE_LIMIT`]
 //! keeps serving, so keys keep working through a short outage; a key seen revoked never does,
 //! since its cached policy says so.
+//!
+//! Each key's last use is noted in memory and written to the store in one batch every
+//! [`LAST_USED_FLUSH`] ([`KeyAuth::spawn_last_used_writer`]), never on the request path.
 
 use crate::error::GatewayError;
 use actix_web::HttpRequest;
+use keyway_domain::VirtualKeyId;
 use keyway_store::invalidation::Change;
 use keyway_store::virtual_keys::{KeyPolicy, KeyStatus, hash_key};
 use keyway_store::{Database, StoreError};
 use moka::sync::Cache;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a looked-up policy (or a miss) is trusted before asking the database again.
@@ -22,6 +27,8 @@ pub const POLICY_TTL: Duration = Duration::from_secs(5);
 /// How long an old policy may keep serving while the database is unreachable.
 pub const STALE_LIMIT: Duration = Duration::from_secs(300);
 const CACHE_CAPACITY: u64 = 100_000;
+/// How often the keys used since the last write get their `last_used_at` updated.
+pub const LAST_USED_FLUSH: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 struct Cached {
@@ -34,6 +41,8 @@ struct Cached {
 pub struct KeyAuth {
     db: Database,
     cache: Cache<String, Cached>,
+    /// Keys used since the last `last_used_at` write.
+    used: Arc<Mutex<HashSet<VirtualKeyId>>>,
 }
 
 impl KeyAuth {
@@ -46,7 +55,11 @@ impl KeyAuth {
             .time_to_live(STALE_LIMIT)
             .support_invalidation_closures()
             .build();
-        Self { db, cache }
+        Self {
+            db,
+            cache,
+            used: Arc::default(),
+        }
     }
 
     /// Drops cached policies `change` affects, so the next request reads the store.
@@ -66,6 +79,32 @@ impl KeyAuth {
         }
     }
 
+    /// Writes the keys used since the previous write every [`LAST_USED_FLUSH`], for as long
+    /// as the runtime runs. A failed write is retried with the next batch.
+    pub fn spawn_last_used_writer(&self) {
+        let (db, used) = (self.db.clone(), self.used.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(LAST_USED_FLUSH);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let keys: Vec<VirtualKeyId> =
+                    std::mem::take(&mut *used.lock().unwrap_or_else(PoisonError::into_inner))
+                        .into_iter()
+                        .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                if let Err(e) = db.record_keys_used(&keys, chrono::Utc::now()).await {
+                    tracing::warn!(error = %StoreErrorChain(&e), "recording key use failed; retrying with the next batch");
+                    used.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .extend(keys);
+                }
+            }
+        });
+    }
+
     /// The caller's policy, or the 401/403 to answer.
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Arc<KeyPolicy>, GatewayError> {
         let secret = presented_key(req).ok_or_else(|| {
@@ -78,7 +117,13 @@ impl KeyAuth {
             GatewayError::invalid_key("Invalid API key: Keyway does not know this key.")
         })?;
         match policy.status_at(chrono::Utc::now()) {
-            KeyStatus::Active => Ok(policy),
+            KeyStatus::Active => {
+                self.used
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(policy.key_id);
+                Ok(policy)
+            }
             KeyStatus::Revoked => Err(GatewayError::invalid_key(
                 "This Keyway key has been revoked.",
             )),

@@ -154,6 +154,7 @@ impl Application {
                 // Revocations and other changes published by the control plane evict cached
                 // policies here within milliseconds.
                 gateway.listen_for_changes(&services.kv).await;
+                gateway.auth.spawn_last_used_writer();
                 let gateway = web::Data::new(gateway);
                 let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {

@@ -697,12 +697,27 @@ async fn virtual_keys_through_the_gateway(app: TestApp) {
                 .as_u16()
         }
     };
+    assert_eq!(got["last_used_at"], Value::Null);
     assert_eq!(chat(secret.clone(), "mock/echo").await, 200);
     assert_eq!(
         chat(secret.clone(), "mock/other").await,
         403,
         "allowed_models applies"
     );
+    // The gateway notes the use and writes it in its next batch (every few seconds).
+    let mut last_used = Value::Null;
+    for _ in 0..150 {
+        last_used = call(&app, &member, Method::GET, &format!("{keys}/{id}"), None)
+            .await
+            .1["last_used_at"]
+            .clone();
+        if !last_used.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let last_used = chrono::DateTime::parse_from_rfc3339(last_used.as_str().unwrap()).unwrap();
+    assert!((chrono::Utc::now() - last_used.to_utc()).num_seconds() < 60);
 
     // Rotation with grace: both secrets work; without grace the old one stops.
     let (status, rotated) = call(

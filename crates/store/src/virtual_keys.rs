@@ -629,23 +629,26 @@ impl Database {
         }))
     }
 
-    /// Records that the gateway used a key at `at` (the gateway batches these; it never waits
-    /// on them).
-    pub async fn record_key_use(
+    /// Records that the gateway used `keys` by `at` (the gateway batches these off the request
+    /// path). A key's time only moves forward.
+    pub async fn record_keys_used(
         &self,
-        org: OrgId,
-        id: VirtualKeyId,
+        keys: &[VirtualKeyId],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        virtual_key::Entity::update_many()
-            .col_expr(
-                virtual_key::Column::LastUsedAt,
-                Expr::value(Some(at.trunc_subsecs(6))),
-            )
-            .filter(virtual_key::Column::OrgId.eq(org.as_uuid()))
-            .filter(virtual_key::Column::Id.eq(id.as_uuid()))
-            .exec(self.conn())
-            .await?;
+        let at = at.trunc_subsecs(6);
+        for chunk in keys.chunks(500) {
+            virtual_key::Entity::update_many()
+                .col_expr(virtual_key::Column::LastUsedAt, Expr::value(Some(at)))
+                .filter(virtual_key::Column::Id.is_in(chunk.iter().map(|k| k.as_uuid())))
+                .filter(
+                    Condition::any()
+                        .add(virtual_key::Column::LastUsedAt.is_null())
+                        .add(virtual_key::Column::LastUsedAt.lt(at)),
+                )
+                .exec(self.conn())
+                .await?;
+        }
         Ok(())
     }
 
