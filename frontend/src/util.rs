@@ -128,6 +128,21 @@ pub fn iso(ms: f64) -> String {
     }
 }
 
+/// A key's or team's budget with its current-period spend when the API sent it:
+/// `$1.20 of $25.00 monthly`; `None` without a budget.
+pub fn budget(item: &serde_json::Value) -> Option<String> {
+    let b = item.get("budget").filter(|b| !b.is_null())?;
+    let period = b.get("period").and_then(|p| p.as_str()).unwrap_or_default();
+    let limit = usd(crate::api::n(b, "limit_usd"));
+    Some(match item.get("spend").filter(|s| !s.is_null()) {
+        Some(spend) => format!(
+            "{} of {limit} {period}",
+            usd(crate::api::n(spend, "spent_usd"))
+        ),
+        None => format!("{limit} {period}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +160,12 @@ mod tests {
         assert_eq!(ms(2.5), "2.5 ms");
         assert_eq!(ms_list(&[Some(1.0), Some(7.0), None]), "1 / 7 / – ms");
         assert_eq!(ms_list(&[None, None]), "– / –");
+        let key = serde_json::json!({
+            "budget": {"limit_usd": "25.000000000", "period": "monthly"},
+            "spend": {"spent_usd": "1.200000000"},
+        });
+        assert_eq!(budget(&key).as_deref(), Some("$1.20 of $25.00 monthly"));
+        assert_eq!(budget(&serde_json::json!({"budget": null})), None);
         assert_eq!(datetime("2026-12-06T00:15:03.123Z"), "2026-12-06 00:15:03");
         assert_eq!(bucket_label("2026-12-06T00:15:00Z", false), "00:15");
         assert_eq!(bucket_label("2026-12-06T00:15:00Z", true), "12-06");

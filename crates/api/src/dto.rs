@@ -322,8 +322,7 @@ pub struct TeamOut {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
-    /// Spend in the budget's current period; only in the response of
-    /// `GET .../teams/{team_id}`, and only when the team has a budget.
+    /// Spend in the budget's current period (reads and lists), only when the team has a budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spend: Option<SpendOut>,
 }
@@ -426,8 +425,7 @@ pub struct KeyOut {
     pub updated_at: DateTime<Utc>,
     /// Last use.
     pub last_used_at: Option<DateTime<Utc>>,
-    /// Spend in the budget's current period; only in the response of `GET .../keys/{key_id}`,
-    /// and only when the key has a budget.
+    /// Spend in the budget's current period (reads and lists), only when the key has a budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spend: Option<SpendOut>,
 }

@@ -408,11 +408,7 @@ pub fn Keys() -> impl IntoView {
                                                     }
                                                     if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
                                                 };
-                                                let budget_text = k
-                                                    .get("budget")
-                                                    .filter(|b| !b.is_null())
-                                                    .map(|b| format!("{} {}", util::usd(api::n(b, "limit_usd")), s(b, "period")))
-                                                    .unwrap_or_else(|| "none".into());
+                                                let budget_text = util::budget(&k).unwrap_or_else(|| "none".into());
                                                 let active = status == "active";
                                                 let badge = match status.as_str() {
                                                     "active" => "badge badge-green",
@@ -430,7 +426,7 @@ pub fn Keys() -> impl IntoView {
                                                         <td><span class=badge>{status.clone()}</span></td>
                                                         <td>{if models.is_empty() { "all".to_owned() } else { models.join(", ") }}</td>
                                                         <td>{limit_text}</td>
-                                                        <td>{budget_text}</td>
+                                                        <td data-testid="key-budget">{budget_text}</td>
                                                         <td class="num" data-testid="key-spend">
                                                             {util::usd_nanos(cost)}
                                                             <small class="muted">{format!(" · {} req", util::count(reqs))}</small>

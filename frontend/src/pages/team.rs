@@ -345,6 +345,9 @@ pub fn Team() -> impl IntoView {
                                                     <article class="team">
                                                         <header>
                                                             <h3>{tname.clone()}</h3>
+                                                            {util::budget(t).map(|b| view! {
+                                                                <span class="muted" data-testid="team-budget">{format!("Budget {b}")}</span>
+                                                            })}
                                                             {admin.then(|| {
                                                                 let tn = tname.clone();
                                                                 view! {

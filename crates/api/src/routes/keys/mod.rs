@@ -152,7 +152,19 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = keys::list(&state, &ctx).await?;
-    ListPage::<KeyOut>::respond(all, |k| k.id.to_string(), &q)
+    let page = crate::services::paginate(all, |k| k.id.to_string(), q.limit, q.cursor.as_deref())?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for key in page.data {
+        let spend = crate::services::spend::of_key(&state, &key).await?;
+        data.push(KeyOut {
+            spend,
+            ..KeyOut::from(key)
+        });
+    }
+    Ok(HttpResponse::Ok().json(ListPage {
+        data,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// One key.

@@ -71,7 +71,19 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = OrgCtx::load(&state, &caller, path.into_inner()).await?;
     let all = teams::list(&state, &ctx).await?;
-    ListPage::<TeamOut>::respond(all, |t| t.id.to_string(), &q)
+    let page = crate::services::paginate(all, |t| t.id.to_string(), q.limit, q.cursor.as_deref())?;
+    let mut data = Vec::with_capacity(page.data.len());
+    for team in page.data {
+        let spend = crate::services::spend::of_team(&state, &team).await?;
+        data.push(TeamOut {
+            spend,
+            ..TeamOut::from(team)
+        });
+    }
+    Ok(HttpResponse::Ok().json(ListPage {
+        data,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// One team.
