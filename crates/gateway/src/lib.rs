@@ -70,6 +70,8 @@ pub struct GatewayState {
     pub governance: governance::Governance,
     /// Routing configs, target health and the retry budget.
     pub routing: routing::Routing,
+    /// The health exchange with other replicas, once [`GatewayState::share_health`] ran.
+    health_sync: Option<routing::HealthSync>,
 }
 
 impl GatewayState {
@@ -94,6 +96,7 @@ impl GatewayState {
             events,
             limits: limits::InputLimits::default(),
             invalidations: None,
+            health_sync: None,
         })
     }
 
@@ -115,6 +118,12 @@ impl GatewayState {
         })
         .await;
         self.invalidations = Some(listener);
+    }
+
+    /// Shares target health (circuit breakers, error rates, latency) with the other gateway
+    /// processes through Redis; nothing to share on in-process state.
+    pub fn share_health(&mut self, kv: &Kv) {
+        self.health_sync = self.routing.share_health(kv);
     }
 
     /// Replaces the default input limits.

@@ -154,6 +154,8 @@ impl Application {
                 // Revocations and other changes published by the control plane evict cached
                 // policies here within milliseconds.
                 gateway.listen_for_changes(&services.kv).await;
+                // Circuit breakers and target health are shared with the other replicas.
+                gateway.share_health(&services.kv);
                 let gateway = web::Data::new(gateway);
                 let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {

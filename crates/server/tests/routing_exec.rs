@@ -510,6 +510,18 @@ async fn conditions_route_on_metadata() {
     assert_eq!(with(r#"{"plan": "pro"}"#).await.served(), "gpt-4o");
     assert_eq!(with(r#"{"region": "uk"}"#).await.served(), "gpt-4.1");
     assert_eq!(with(r#"{"plan": "free"}"#).await.served(), "gpt-4o-mini");
+    // Portkey's header names work too.
+    let seen = chat(
+        &app,
+        &t.key,
+        &[
+            ("x-portkey-config", &config.to_string()),
+            ("x-portkey-metadata", r#"{"plan": "pro"}"#),
+        ],
+        json!({}),
+    )
+    .await;
+    assert_eq!(seen.served(), "gpt-4o");
     let bad = with("not json").await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["error"]["param"], "x-keyway-metadata");
@@ -722,4 +734,77 @@ async fn portkey_loadbalance_example_routes_as_portkey_would() {
         (125..=175).contains(&openai),
         "openai served {openai} of 200"
     );
+}
+
+#[tokio::test]
+async fn retries_stay_within_the_retry_budget_under_total_failure() {
+    let app = app().await;
+    let t = app.seed_tenant("acme").await.unwrap();
+    // Every call fails with a status the config retries; a 400 keeps the circuit breaker out of
+    // the way (it is the caller's fault, not the target's), so only the budget limits retries.
+    let config = json!({
+        "provider": "@mock/status-400",
+        "retry": {"attempts": 5, "on_status_codes": [400]},
+    })
+    .to_string();
+    let headers = [("x-keyway-config", config.as_str())];
+    let began = Instant::now();
+    let calls = (0..1000).map(|_| chat(&app, &t.key, &headers, json!({})));
+    let seen = futures_util::future::join_all(calls).await;
+    assert!(seen.iter().all(|s| s.status == 400));
+    let retries: usize = seen
+        .iter()
+        .map(|s| s.header("x-keyway-retries").parse::<usize>().unwrap())
+        .sum();
+    let upstream_calls = usize::try_from(app.mock.stats().started).unwrap();
+    assert_eq!(
+        upstream_calls,
+        1000 + retries,
+        "every retry reached the upstream"
+    );
+    assert!(retries > 0, "the budget allows some retries");
+    // 20% of the requests, plus the small per-second floor that lets quiet traffic retry.
+    let floor = (5.0 * (began.elapsed().as_secs_f64() + 1.0)).ceil();
+    let limit = 200 + floor as usize;
+    assert!(
+        retries <= limit,
+        "{retries} retries for 1000 failing requests (limit {limit})"
+    );
+}
+
+#[tokio::test]
+async fn replicas_share_an_open_circuit_through_redis() {
+    let app = spawn_with(Backends::Production, |_| {}).await.unwrap();
+    let replica = keyway::Application::build(app.settings.clone(), keyway::Parts::Gateway)
+        .await
+        .unwrap();
+    let replica_url = replica.gateway_url().unwrap();
+    let stopper = replica.stopper();
+    tokio::spawn(replica.run_until_stopped());
+    let t = app.seed_tenant("acme").await.unwrap();
+    let upstream = Switchable::start(503).await;
+    credential(&app, &t, "flaky", &upstream.base_url).await;
+    let config = json!({"provider": "@flaky/model-a"}).to_string();
+    for _ in 0..5 {
+        let seen = chat(&app, &t.key, &[("x-keyway-config", &config)], json!({})).await;
+        assert_eq!(seen.status, 503);
+    }
+    assert_eq!(upstream.hits(), 5);
+    // After two sync intervals the other replica skips the target without calling it.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let resp = app
+        .client
+        .post(format!("{replica_url}/v1/chat/completions"))
+        .bearer_auth(&t.key)
+        .header("x-keyway-config", &config)
+        .json(&json!({"model": "mock/gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(upstream.hits(), 5, "the replica called the open target");
+    stopper.stop();
+    assert_eq!(body["error"]["code"], "target_unavailable", "{body}");
 }

@@ -11,8 +11,8 @@
 //! the key may use that target and that its circuit is not open, then sends. Nothing reaches
 //! the client until an attempt succeeded: a whole answer is read completely, a stream until its
 //! first chunk, all within the attempt's timeouts (`request_timeout` / `timeouts.total_ms` for
-//! the attempt, `timeouts.first_byte_ms` until response headers). So retries and fallbacks only
-//! ever happen before the first byte reached the client.
+//! the attempt, `timeouts.first_byte_ms` until response headers and, for a stream, its first
+//! chunk). So retries and fallbacks only ever happen before the first byte reached the client.
 //!
 //! A failed attempt is retried per its [`keyway_domain::routing::RetryPolicy`] when the upstream
 //! did not process the request (connection failure, timeout, or a listed status such as 429 or
@@ -392,6 +392,7 @@ impl<'a> Exec<'a> {
             .chain(attempt.total_timeout)
             .min()
             .unwrap_or(HEADER_TIMEOUT);
+        let started = Instant::now();
         let work = async {
             let sent = futures_util::future::join_all(
                 requests
@@ -412,7 +413,17 @@ impl<'a> Exec<'a> {
                     .pop()
                     .ok_or_else(|| AttemptError::refused(no_target_error()))?;
                 let mut body = IdleTimeoutBody::new(response, IDLE_TIMEOUT);
-                let first = match body.next().await {
+                // The first-byte timeout covers the stream's first chunk, not only its headers.
+                let first = match attempt.first_byte_timeout {
+                    Some(limit) => {
+                        let left = limit.saturating_sub(started.elapsed());
+                        tokio::time::timeout(left, body.next())
+                            .await
+                            .map_err(|_| AttemptError::unreachable(timed_out(limit)))?
+                    }
+                    None => body.next().await,
+                };
+                let first = match first {
                     Some(Ok(chunk)) => chunk,
                     Some(Err(e)) => return Err(AttemptError::unreachable(upstream_failure(&e))),
                     None => Bytes::new(),

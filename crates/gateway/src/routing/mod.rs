@@ -3,14 +3,16 @@
 //! against the upstreams ([`exec`]).
 //!
 //! A request is routed by, in order: the `x-keyway-config` header (a config id of the caller's
-//! organization, or the config itself as inline JSON), else the key's default config, else no
+//! organization, or the config itself as inline JSON; Portkey's `x-portkey-config` too), else the key's default config, else no
 //! config at all: the model is addressed as `<provider-slug>/<model>` (or an org alias) and
 //! sent once, as before routing existed ([`Plan::direct`]).
 //!
 //! Stored configs are cached in-process for [`CONFIG_TTL`] and evicted when the control plane
 //! announces a change of their organization ([`Routing::evict`]). Target health (latency,
 //! errors, circuit breaker) and the process-wide retry budget live here too, shared by every
-//! request of the process.
+//! request of the process; with Redis, replicas exchange their health views every
+//! [`HEALTH_SYNC_INTERVAL`] ([`Routing::share_health`]), so a circuit one replica opened is
+//! respected by the others.
 
 pub mod exec;
 
@@ -19,10 +21,10 @@ use crate::error::GatewayError;
 use actix_web::HttpRequest;
 use keyway_domain::OrgId;
 use keyway_domain::routing::{Chooser, Plan, RequestContext, RoutingConfig, Upstream};
-use keyway_store::Database;
 use keyway_store::health::{HealthConfig, HealthTable, RetryBudget, SystemClock, TargetKey};
 use keyway_store::invalidation::Change;
 use keyway_store::virtual_keys::KeyPolicy;
+use keyway_store::{Database, Kv};
 use moka::sync::Cache;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,12 +35,18 @@ use uuid::Uuid;
 pub const CONFIG_HEADER: &str = "x-keyway-config";
 /// Header carrying metadata that conditional routing can look at (a JSON object).
 pub const METADATA_HEADER: &str = "x-keyway-metadata";
+/// Portkey's names for the same two headers, accepted so migrating callers work unchanged.
+pub const PORTKEY_CONFIG_HEADER: &str = "x-portkey-config";
+/// See [`PORTKEY_CONFIG_HEADER`].
+pub const PORTKEY_METADATA_HEADER: &str = "x-portkey-metadata";
 /// How long a stored config is reused without asking the database.
 pub const CONFIG_TTL: Duration = Duration::from_secs(30);
 /// Share of requests that retries may add under total upstream failure.
 pub const RETRY_BUDGET_RATIO: f64 = 0.2;
 /// Retries per second allowed on top of the ratio, so low traffic can still retry.
-pub const RETRY_BUDGET_FLOOR_PER_SEC: f64 = 10.0;
+pub const RETRY_BUDGET_FLOOR_PER_SEC: f64 = 5.0;
+/// How often a replica shares its view of target health through Redis and reads the others'.
+pub const HEALTH_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest inline config accepted in the header.
 const MAX_INLINE_CONFIG: usize = 16 * 1024;
 
@@ -105,13 +113,43 @@ impl Routing {
         }
     }
 
+    /// Publishes this replica's target health to Redis and merges the other replicas' views,
+    /// every [`HEALTH_SYNC_INTERVAL`] until the returned handle is dropped. `None` on in-process
+    /// state, where there is no other replica.
+    pub fn share_health(&self, kv: &Kv) -> Option<HealthSync> {
+        if matches!(kv, Kv::Memory(_)) {
+            return None;
+        }
+        let replica = Uuid::now_v7().to_string();
+        let (health, kv) = (self.health.clone(), kv.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEALTH_SYNC_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // A Redis blip only delays sharing; local decisions go on meanwhile.
+                if let Err(e) = health.publish(&kv, &replica).await {
+                    tracing::debug!(error = %e, "publishing target health failed");
+                }
+                if let Err(e) = health.merge(&kv, &replica).await {
+                    tracing::debug!(error = %e, "reading other replicas' target health failed");
+                }
+            }
+        });
+        Some(HealthSync(task))
+    }
+
     /// The config routing this request: the header's, else the key's default, else none.
     pub async fn select(
         &self,
         req: &HttpRequest,
         policy: &KeyPolicy,
     ) -> Result<Option<Selected>, GatewayError> {
-        let header = match req.headers().get(CONFIG_HEADER) {
+        let headers = req.headers();
+        let header = match headers
+            .get(CONFIG_HEADER)
+            .or_else(|| headers.get(PORTKEY_CONFIG_HEADER))
+        {
             Some(v) => Some(v.to_str().map_err(|_| {
                 GatewayError::bad_request(
                     "`x-keyway-config` must be a config id or JSON text.",
@@ -194,9 +232,22 @@ impl Routing {
     }
 }
 
+/// The background health exchange of [`Routing::share_health`]; dropping it stops it.
+pub struct HealthSync(tokio::task::JoinHandle<()>);
+
+impl Drop for HealthSync {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What conditions may look at: the metadata header, the body, the headers and the path.
 pub fn request_context(req: &HttpRequest, body: &[u8]) -> Result<RequestContext, GatewayError> {
-    let metadata = match req.headers().get(METADATA_HEADER) {
+    let header = req
+        .headers()
+        .get(METADATA_HEADER)
+        .or_else(|| req.headers().get(PORTKEY_METADATA_HEADER));
+    let metadata = match header {
         Some(v) => {
             let text = v.to_str().map_err(|_| {
                 GatewayError::bad_request(
