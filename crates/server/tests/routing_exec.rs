@@ -808,3 +808,89 @@ async fn replicas_share_an_open_circuit_through_redis() {
     stopper.stop();
     assert_eq!(body["error"]["code"], "target_unavailable", "{body}");
 }
+
+#[tokio::test]
+async fn loadbalance_stops_sending_to_a_target_whose_circuit_opened() {
+    let app = app().await;
+    let t = app.seed_tenant("acme").await.unwrap();
+    let upstream = Switchable::start(500).await;
+    credential(&app, &t, "flaky", &upstream.base_url).await;
+    let config = json!({
+        "strategy": {"mode": "loadbalance"},
+        "targets": [{"provider": "@flaky/model-a"}, {"provider": "@mock/echo"}],
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..60 {
+        statuses.push(routed(&app, &t.key, &config).await.status);
+    }
+    let failed = statuses.iter().filter(|s| **s == 500).count();
+    assert_eq!(failed, 5, "only the streak that opened the circuit failed");
+    assert_eq!(upstream.hits(), 5);
+    assert!(statuses[statuses.len() - 20..].iter().all(|s| *s == 200));
+}
+
+#[tokio::test]
+async fn canary_takes_its_share_and_falls_back_to_the_stable_target() {
+    let app = app().await;
+    let t = app.seed_tenant("acme").await.unwrap();
+    let config = json!({
+        "strategy": {"mode": "canary"},
+        "targets": [{"provider": "@mock/gpt-4o"}, {"provider": "@mock/gpt-4.1", "percent": 25}],
+    });
+    let mut canary = 0;
+    for _ in 0..200 {
+        if routed(&app, &t.key, &config).await.served() == "gpt-4.1" {
+            canary += 1;
+        }
+    }
+    assert!((25..=75).contains(&canary), "canary served {canary} of 200");
+
+    let config = json!({
+        "strategy": {"mode": "canary"},
+        "targets": [{"provider": "@mock/gpt-4o"}, {"provider": "@mock/status-500", "percent": 100}],
+    });
+    let seen = routed(&app, &t.key, &config).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.served(), "gpt-4o");
+    assert_eq!(seen.header("x-keyway-fallback-index"), "1");
+}
+
+#[tokio::test]
+async fn a_key_limited_to_some_models_cannot_reach_others_through_a_config() {
+    let app = app().await;
+    let t = app.seed_tenant("acme").await.unwrap();
+    let (_, secret) = app
+        .services
+        .db
+        .issue_key(
+            t.org.id,
+            NewKey {
+                name: "limited".into(),
+                allowed_models: vec!["mock/gpt-4o".into()],
+                ..NewKey::default()
+            },
+        )
+        .await
+        .unwrap();
+    let key = secret.expose().clone();
+    let allowed = json!({"provider": "@mock/gpt-4o"});
+    let seen = chat(
+        &app,
+        &key,
+        &[("x-keyway-config", &allowed.to_string())],
+        json!({"model": "mock/gpt-4o"}),
+    )
+    .await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let other = json!({"provider": "@mock/gpt-4.1"});
+    let seen = chat(
+        &app,
+        &key,
+        &[("x-keyway-config", &other.to_string())],
+        json!({"model": "mock/gpt-4o"}),
+    )
+    .await;
+    assert_eq!(seen.status, 403, "{}", seen.body);
+    assert_eq!(seen.json()["error"]["code"], "model_not_allowed");
+    assert_eq!(app.mock.stats().started, 1);
+}
