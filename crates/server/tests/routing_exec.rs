@@ -368,6 +368,17 @@ async fn race_returns_the_fastest_success_and_cancels_the_other_leg() {
         s.started == 2 && s.completed == 1 && s.cancelled == 1
     })
     .await;
+    let metrics = app
+        .get_gateway("/metrics")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nkeyway_routing_cancelled_legs_total 1\n"),
+        "{metrics}"
+    );
 
     // A failing leg does not win: the slower success does.
     let config = json!({

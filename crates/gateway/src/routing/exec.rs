@@ -3,7 +3,8 @@
 //! Steps run one after another: a step is one attempt ([`StepKind::Single`]), or several legs
 //! run together ([`StepKind::Race`]: all at once; [`StepKind::Hedge`]: the next leg starts
 //! after the delay, or at once when a leg fails). The first success wins; the other legs are
-//! dropped, which closes their upstream connections (the upstream sees the request cancelled).
+//! dropped, which closes their upstream connections (the upstream sees the request cancelled),
+//! and counted as cancelled ([`super::RoutingStats`], served at `/metrics`).
 //! When a step has failed for good, [`Plan::next_after`] picks the next step, or the caller
 //! gets the failure.
 //!
@@ -225,6 +226,7 @@ impl<'a> Exec<'a> {
                 Err(error) => match plan.next_after(index, error.failure()) {
                     Some(next) if self.calls_left.get() != Some(0) => {
                         tracing::info!(step = index, next, "routing falls back");
+                        self.state.routing.stats.fell_back();
                         index = next;
                     }
                     _ => return Err(self.failed(error, index)),
@@ -270,7 +272,8 @@ impl<'a> Exec<'a> {
                 done = running.next() => match done {
                     Some(Ok(won)) => {
                         if !running.is_empty() {
-                            tracing::info!(cancelled = running.len(), "race won; other legs cancelled");
+                            tracing::info!(cancelled = running.len(), "leg won; other legs cancelled");
+                            self.state.routing.stats.cancelled(running.len());
                         }
                         return Ok(won);
                     }
@@ -329,6 +332,7 @@ impl<'a> Exec<'a> {
             waited += wait;
             retries_done += 1;
             self.retries.set(self.retries.get() + 1);
+            self.state.routing.stats.retried();
             tracing::info!(target = %target.slug, model = %target.model, retries_done, "retrying upstream");
         }
     }
@@ -353,6 +357,7 @@ impl<'a> Exec<'a> {
         let mut probe = match self.health.map(|h| (h, h.admit(key))) {
             None => None,
             Some((_, Admission::Rejected { retry_in })) => {
+                self.state.routing.stats.rejected();
                 return Err(AttemptError::Gateway {
                     error: circuit_open(target, retry_in),
                     failure: Failure::Gateway,

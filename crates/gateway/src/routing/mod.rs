@@ -27,7 +27,9 @@ use keyway_store::virtual_keys::KeyPolicy;
 use keyway_store::{Database, Kv};
 use moka::sync::Cache;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -68,6 +70,73 @@ pub struct Routing {
     pub health: HealthTable,
     /// Caps retry load process-wide.
     pub retry_budget: RetryBudget,
+    /// What routing did in this process.
+    pub stats: Arc<RoutingStats>,
+}
+
+/// Counters of what routing did in this process, served at `/metrics`.
+#[derive(Debug, Default)]
+pub struct RoutingStats {
+    retries: AtomicU64,
+    fallbacks: AtomicU64,
+    cancelled_legs: AtomicU64,
+    circuit_rejections: AtomicU64,
+}
+
+impl RoutingStats {
+    /// A retry was sent.
+    pub fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A plan moved on to its next step.
+    pub fn fell_back(&self) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Race or hedge legs still running when another leg won, cancelled upstream.
+    pub fn cancelled(&self, legs: usize) {
+        self.cancelled_legs
+            .fetch_add(u64::try_from(legs).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// A target was skipped because its circuit is open.
+    pub fn rejected(&self) {
+        self.circuit_rejections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters in the Prometheus text format.
+    pub fn render_prometheus(&self) -> String {
+        let metrics = [
+            (
+                "keyway_routing_retries_total",
+                "Upstream retries sent.",
+                &self.retries,
+            ),
+            (
+                "keyway_routing_fallbacks_total",
+                "Times a routing plan moved on to its next target.",
+                &self.fallbacks,
+            ),
+            (
+                "keyway_routing_cancelled_legs_total",
+                "Race and hedge legs cancelled because another leg won.",
+                &self.cancelled_legs,
+            ),
+            (
+                "keyway_routing_circuit_rejections_total",
+                "Attempts skipped because the target's circuit was open.",
+                &self.circuit_rejections,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in metrics {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
 }
 
 impl Routing {
@@ -92,6 +161,7 @@ impl Routing {
                 RETRY_BUDGET_FLOOR_PER_SEC,
                 Arc::new(SystemClock),
             ),
+            stats: Arc::default(),
         }
     }
 
