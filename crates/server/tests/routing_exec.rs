@@ -217,6 +217,16 @@ async fn fallback_on_a_5xx_then_on_a_stalled_upstream() {
     assert_eq!(seen.header("x-keyway-retries"), "0");
     assert_eq!(app.mock.stats().started, 2);
 
+    // A target naming no credential of the organization is skipped like a failure.
+    let config = json!({
+        "strategy": {"mode": "fallback"},
+        "targets": [{"provider": "@gone/gpt-4o"}, {"provider": "@mock/gpt-4.1"}],
+    });
+    let seen = routed(&app, &t.key, &config).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.served(), "gpt-4.1");
+    assert_eq!(seen.header("x-keyway-fallback-index"), "1");
+
     // No response headers at all: the per-attempt timeout ends it and the next target answers.
     let config = json!({
         "strategy": {"mode": "fallback"},

@@ -187,13 +187,19 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// The target the first attempt of `plan` would use (for the governance estimate).
+    /// The first target of `plan` that resolves (for the governance estimate); when none
+    /// does, the first one's error.
     pub async fn first_target(&self, plan: &Plan) -> Result<Target, GatewayError> {
-        let attempt = plan
-            .attempts()
-            .next()
-            .ok_or_else(|| GatewayError::bad_request("The routing config has no target.", None))?;
-        self.resolve(&attempt.upstream).await
+        let mut first_error = None;
+        for attempt in plan.attempts() {
+            match self.resolve(&attempt.upstream).await {
+                Ok(target) => return Ok(target),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(no_target_error))
     }
 
     /// Runs `plan` until an attempt succeeds or the plan gives up.
