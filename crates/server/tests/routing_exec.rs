@@ -915,3 +915,43 @@ async fn a_key_limited_to_some_models_cannot_reach_others_through_a_config() {
     assert_eq!(seen.json()["error"]["code"], "model_not_allowed");
     assert_eq!(app.mock.stats().started, 1);
 }
+
+#[tokio::test]
+async fn override_params_apply_per_target_on_every_surface() {
+    let app = app().await;
+    let t = app.seed_tenant("acme").await.unwrap();
+    let config = json!({
+        "strategy": {"mode": "fallback"},
+        "targets": [
+            {"provider": "@mock/status-500"},
+            {"provider": "@mock-anthropic/echo",
+             "override_params": {"messages": [{"role": "user", "content": "overridden words"}]}},
+        ],
+    })
+    .to_string();
+    let seen = chat(&app, &t.key, &[("x-keyway-config", &config)], json!({})).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.header("x-keyway-provider"), "mock-anthropic");
+    assert_eq!(
+        seen.json()["choices"][0]["message"]["content"],
+        "overridden words"
+    );
+
+    // Anthropic's surface, routed the same way, answers in Anthropic's shape.
+    let resp = app
+        .client
+        .post(format!("{}/v1/messages", app.gateway_url))
+        .header("x-api-key", &t.key)
+        .header("anthropic-version", "2023-06-01")
+        .header("x-keyway-config", &config)
+        .json(&json!({"model": "claude-sonnet-4-5", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-keyway-fallback-index"], "1");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["content"][0]["text"], "overridden words");
+}
