@@ -286,8 +286,15 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
         }
         None => Plan::direct(),
     };
-    let exec = Exec::new(state, &policy, api, body, &requests, selected.is_some());
     let prices = state.prices.for_org(policy.org_id).await;
+    let exec = Exec::new(
+        state,
+        &policy,
+        (api, body),
+        &requests,
+        &prices,
+        selected.is_some(),
+    );
     // Step 6: rate limits and budget reservation (once per client request, whatever the
     // retries and fallbacks), settled when the recorder finishes.
     let estimate = match exec.first_target(&plan).await {

@@ -955,3 +955,27 @@ async fn override_params_apply_per_target_on_every_surface() {
     assert_eq!(body["type"], "message");
     assert_eq!(body["content"][0]["text"], "overridden words");
 }
+
+#[tokio::test]
+async fn a_per_request_budget_skips_targets_that_may_cost_more() {
+    let app = app().await;
+    let t = app.seed_tenant("acme").await.unwrap();
+    // Opus at $75 per million output tokens may cost $0.075 for 1,000 tokens; the mock-kind
+    // target is free.
+    let config = json!({
+        "budget": {"max_cost_usd": 0.01},
+        "strategy": {"mode": "fallback"},
+        "targets": [{"provider": "@mock-anthropic/claude-opus-4-1"}, {"provider": "@mock/echo"}],
+    })
+    .to_string();
+    let headers = [("x-keyway-config", config.as_str())];
+    let seen = chat(&app, &t.key, &headers, json!({"max_tokens": 1000})).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.served(), "echo");
+    assert_eq!(seen.header("x-keyway-fallback-index"), "1");
+    assert_eq!(app.mock.stats().started, 1, "opus was never called");
+    // A short answer fits the budget.
+    let seen = chat(&app, &t.key, &headers, json!({"max_tokens": 10})).await;
+    assert_eq!(seen.header("x-keyway-provider"), "mock-anthropic");
+    assert_eq!(seen.header("x-keyway-fallback-index"), "0");
+}

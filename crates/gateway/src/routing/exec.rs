@@ -25,6 +25,8 @@
 use crate::GatewayState;
 use crate::chat::{Api, read_body, upstream_failure};
 use crate::error::GatewayError;
+use crate::governance::Estimate;
+use crate::prices::OrgPrices;
 use crate::targets::Target;
 use crate::upstream::IdleTimeoutBody;
 use actix_web::http::StatusCode;
@@ -32,6 +34,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::FuturesUnordered;
+use keyway_domain::Usd;
 use keyway_domain::routing::{Attempt, Failure, Plan, StepKind, Upstream};
 use keyway_providers::{ChatRequest, Format};
 use keyway_store::health::{Admission, HealthTable, Outcome, TargetKey};
@@ -155,23 +158,26 @@ pub struct Exec<'a> {
     api: Api,
     body: &'a [u8],
     requests: &'a [ChatRequest],
+    prices: &'a OrgPrices,
     stream: bool,
     /// Health recording and circuit breaking (configured requests only).
     health: Option<&'a HealthTable>,
     retries: Cell<u32>,
     /// Upstream calls still allowed by the config's `budget.max_attempts`.
     calls_left: Cell<Option<u32>>,
+    /// The config's `budget.max_cost_usd`: targets whose worst case costs more are skipped.
+    max_cost: Cell<Option<Usd>>,
 }
 
 impl<'a> Exec<'a> {
-    /// An execution of `requests` (parsed from `body` on `api`) for the key `policy`;
-    /// `configured` turns on health recording and circuit breaking.
+    /// An execution of `requests` (parsed from `body` on `api`) for the key `policy` at the
+    /// organization's `prices`; `configured` turns on health recording and circuit breaking.
     pub fn new(
         state: &'a GatewayState,
         policy: &'a KeyPolicy,
-        api: Api,
-        body: &'a [u8],
+        (api, body): (Api, &'a [u8]),
         requests: &'a [ChatRequest],
+        prices: &'a OrgPrices,
         configured: bool,
     ) -> Self {
         Self {
@@ -181,9 +187,11 @@ impl<'a> Exec<'a> {
             body,
             stream: requests.first().is_some_and(|r| r.stream),
             requests,
+            prices,
             health: configured.then_some(&state.routing.health),
             retries: Cell::new(0),
             calls_left: Cell::new(None),
+            max_cost: Cell::new(None),
         }
     }
 
@@ -207,6 +215,7 @@ impl<'a> Exec<'a> {
         self.state.routing.retry_budget.deposit();
         self.calls_left
             .set(plan.budget.and_then(|b| b.max_attempts));
+        self.max_cost.set(plan.budget.and_then(|b| b.max_cost()));
         let mut index = 0;
         loop {
             let Some(step) = plan.steps.get(index) else {
@@ -312,6 +321,7 @@ impl<'a> Exec<'a> {
         let requests = self
             .requests_for(attempt, &target)
             .map_err(AttemptError::refused)?;
+        self.check_cost(&target, &requests)?;
         let key = TargetKey::new(
             self.policy.org_id.to_string(),
             target.slug.as_str(),
@@ -457,6 +467,29 @@ impl<'a> Exec<'a> {
                 .unwrap_or_else(|_| Err(AttemptError::unreachable(timed_out(limit)))),
             None => work.await,
         }
+    }
+
+    /// Refuses a target whose worst-case cost (prompt estimate plus `max_tokens`) is over the
+    /// config's `budget.max_cost_usd`; the plan moves on to a cheaper one.
+    fn check_cost(&self, target: &Target, requests: &[ChatRequest]) -> Result<(), AttemptError> {
+        let Some(cap) = self.max_cost.get() else {
+            return Ok(());
+        };
+        let worst = Estimate::chat(target, self.prices, requests, self.body.len()).max_cost;
+        if worst <= cap {
+            return Ok(());
+        }
+        Err(AttemptError::Gateway {
+            error: GatewayError::forbidden(
+                "request_budget_exceeded",
+                format!(
+                    "`{}/{}` may cost up to ${worst}, over the config's budget of ${cap} per request.",
+                    target.slug, target.model
+                ),
+            ),
+            failure: Failure::Gateway,
+            retryable: false,
+        })
     }
 
     /// The target an upstream names: its credential and model, or the request's own model.
