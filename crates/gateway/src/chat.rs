@@ -259,7 +259,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     event.end_user_id.clone_from(&first.user);
     event.stream = first.stream;
     event.set_metadata(first.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let (model, stream, stream_usage) = (first.model.clone(), first.stream, first.stream_usage);
+    let (model, stream_usage) = (first.model.clone(), first.stream_usage);
 
     // Step 8 (selection): a config from the header or the key, or the model's own target.
     let selected = match state.routing.select(req, &policy).await {
@@ -332,7 +332,8 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     route_headers(&mut builder, retries, fallback_index);
     crate::governance::apply_headers(&mut builder, &rate_headers);
     let bodies = match answer {
-        Answer::Stream { first, body } if stream => {
+        // A stream was asked for (the executor reads the first chunk only then).
+        Answer::Stream { first, body } => {
             let writer = api.writer(stream_usage, echo);
             let stream = relay_stream(first, body, writer, target, prices, recorder, request_id);
             return builder
@@ -340,7 +341,6 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
                 .insert_header(("cache-control", "no-cache"))
                 .streaming(stream);
         }
-        Answer::Stream { .. } => Vec::new(),
         Answer::Whole(bodies) => bodies,
     };
     let mut parsed = Vec::with_capacity(bodies.len());
