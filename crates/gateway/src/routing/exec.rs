@@ -224,7 +224,7 @@ impl<'a> Exec<'a> {
             let result = match step.kind {
                 StepKind::Single => match step.attempts.first() {
                     Some(attempt) => self.attempt(attempt).await,
-                    None => Err(AttemptError::refused(no_target_error())),
+                    None => Err(no_target()),
                 },
                 StepKind::Race => self.legs(&step.attempts, None).await,
                 StepKind::Hedge { delay } => self.legs(&step.attempts, Some(delay)).await,
@@ -309,7 +309,7 @@ impl<'a> Exec<'a> {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| AttemptError::refused(no_target_error())))
+        Err(last.unwrap_or_else(no_target))
     }
 
     /// One attempt with its retries.
@@ -430,9 +430,7 @@ impl<'a> Exec<'a> {
                 responses.push(response);
             }
             if self.stream {
-                let response = responses
-                    .pop()
-                    .ok_or_else(|| AttemptError::refused(no_target_error()))?;
+                let response = responses.pop().ok_or_else(no_target)?;
                 let mut body = IdleTimeoutBody::new(response, IDLE_TIMEOUT);
                 // The first-byte timeout covers the stream's first chunk, not only its headers.
                 let first = match attempt.first_byte_timeout {
