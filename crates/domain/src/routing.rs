@@ -1310,6 +1310,29 @@ impl Plan {
             .and_then(|l| l.next)
     }
 
+    /// The plan of a request without a config: one attempt at the request's own
+    /// `<provider-slug>/<model>`, no retries, no timeouts beyond the gateway's own.
+    pub fn direct() -> Self {
+        Plan {
+            steps: vec![Step {
+                kind: StepKind::Single,
+                attempts: vec![Attempt {
+                    path: String::new(),
+                    name: None,
+                    upstream: Upstream::default(),
+                    override_params: Map::new(),
+                    retry: RetryPolicy::default(),
+                    total_timeout: None,
+                    connect_timeout: None,
+                    first_byte_timeout: None,
+                    cache: None,
+                }],
+                levels: Vec::new(),
+            }],
+            budget: None,
+        }
+    }
+
     /// All attempts in order, flattened (for display and tests).
     pub fn attempts(&self) -> impl Iterator<Item = &Attempt> {
         self.steps.iter().flat_map(|s| s.attempts.iter())

@@ -7,6 +7,7 @@ use crate::GatewayState;
 use crate::error::{GatewayError, Surface};
 use crate::prices::OrgPrices;
 use crate::record::Recorder;
+use crate::routing::exec::{Answer, AttemptError, Exec, Failed, IDLE_TIMEOUT, Served};
 use crate::targets::Target;
 use crate::upstream::{IdleTimeoutBody, UpstreamError};
 use actix_web::http::StatusCode;
@@ -14,16 +15,13 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use keyway_analytics::RequestEvent;
+use keyway_domain::routing::Plan;
 use keyway_providers::canonical::Usage;
 use keyway_providers::{
     ChatRequest, ChatResponse, Format, StreamEvent, StreamReader, StreamWriter,
 };
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Longest wait for upstream response headers (a non-streamed answer arrives whole).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(300);
-/// Longest silence inside an upstream body before the call counts as stalled.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest non-streamed upstream body read.
 const MAX_UPSTREAM_BODY: usize = 32 * 1024 * 1024;
 
@@ -147,6 +145,11 @@ impl Api {
         }
     }
 
+    /// Parses a body again (after a routing config's `override_params` changed it).
+    pub(crate) fn reparse(self, body: &[u8]) -> Result<Vec<ChatRequest>, GatewayError> {
+        self.parse(body, "").map(|parsed| parsed.requests)
+    }
+
     fn build_response(
         self,
         answer: &ChatResponse,
@@ -233,7 +236,7 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
         .limits
         .check_body(body)
         .and_then(|()| api.parse(body, &request_id));
-    let Parsed { mut requests, echo } = match parsed {
+    let Parsed { requests, echo } = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return fail(recorder, e),
     };
@@ -256,30 +259,48 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     event.end_user_id.clone_from(&first.user);
     event.stream = first.stream;
     event.set_metadata(first.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let (model, stream, stream_usage) = (first.model.clone(), first.stream, first.stream_usage);
+    let (model, stream_usage) = (first.model.clone(), first.stream_usage);
 
-    if !policy.allows_model(&model) {
-        let err = GatewayError::forbidden(
-            "model_not_allowed",
-            format!("This key may not use model `{model}`."),
-        );
-        return fail(recorder, err);
-    }
-    let target = match state.targets.resolve(policy.org_id, &model).await {
-        Ok(target) => target,
+    // Step 8 (selection): a config from the header or the key, or the model's own target.
+    let selected = match state.routing.select(req, &policy).await {
+        Ok(selected) => selected,
         Err(e) => return fail(recorder, e),
     };
-    if !policy.allows_provider(&target.slug) {
-        return fail(recorder, provider_not_allowed(&target));
-    }
-    recorder.event().provider = Some(target.kind.as_str().to_owned());
-    recorder.event().served_model = Some(target.model.clone());
-    for request in &mut requests {
-        request.model.clone_from(&target.model);
-    }
+    let plan = match &selected {
+        Some(selected) => {
+            recorder.event().config_id = selected.id.map(|id| id.to_string());
+            let ctx = match crate::routing::request_context(req, body) {
+                Ok(ctx) => ctx,
+                Err(e) => return fail(recorder, e),
+            };
+            state
+                .routing
+                .plan(&selected.config, &ctx, policy.org_id, &model)
+        }
+        None if !policy.allows_model(&model) => {
+            let err = GatewayError::forbidden(
+                "model_not_allowed",
+                format!("This key may not use model `{model}`."),
+            );
+            return fail(recorder, err);
+        }
+        None => Plan::direct(),
+    };
     let prices = state.prices.for_org(policy.org_id).await;
-    // Step 6: rate limits and budget reservation, settled when the recorder finishes.
-    let estimate = crate::governance::Estimate::chat(&target, &prices, &requests, body.len());
+    let exec = Exec::new(
+        state,
+        &policy,
+        (api, body),
+        &requests,
+        &prices,
+        selected.is_some(),
+    );
+    // Step 6: rate limits and budget reservation (once per client request, whatever the
+    // retries and fallbacks), settled when the recorder finishes.
+    let estimate = match exec.first_target(&plan).await {
+        Ok(target) => crate::governance::Estimate::chat(&target, &prices, &requests, body.len()),
+        Err(e) => return fail(recorder, e),
+    };
     let rate_headers = match state
         .governance
         .gate(req, &policy, estimate, &mut recorder)
@@ -292,57 +313,41 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
         }
     };
 
+    // Steps 8-9: run the plan; nothing reached the client until an attempt succeeded.
     recorder.upstream_sent();
-    let sent = futures_util::future::join_all(requests.iter().map(|r| send(state, &target, r)));
-    let mut answers = Vec::with_capacity(requests.len());
-    for response in sent.await {
-        let response = match response {
-            Ok(response) => response,
-            Err(e) => return fail(recorder, e),
-        };
-        let status = response.status();
-        if !status.is_success() {
-            // Kept so SDK backoff honours the provider's own hint.
-            let retry_after = response.headers().get("retry-after").cloned();
-            let body = read_body(response).await.unwrap_or_default();
-            let api_error = target.format.parse_error(status.as_u16(), &body);
-            recorder.response_bytes(&body);
-            recorder.finish(status.as_u16(), Some("upstream_error"));
-            let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
-                .content_type("application/json")
-                .body(surface.format().error_body(&api_error));
-            set_header(&mut resp, "x-keyway-request-id", &request_id);
-            if let Some(value) = retry_after.and_then(|v| v.to_str().ok().map(str::to_owned)) {
-                set_header(&mut resp, "retry-after", &value);
-            }
-            return resp;
-        }
-        answers.push(response);
-    }
+    let served = match exec.run(&plan).await {
+        Ok(served) => served,
+        Err(failed) => return answer_failure(failed, surface, recorder, &request_id),
+    };
+    let Served {
+        target,
+        answer,
+        retries,
+        fallback_index,
+    } = served;
+    note_route(&mut recorder, &target, retries, fallback_index);
 
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
+    route_headers(&mut builder, retries, fallback_index);
     crate::governance::apply_headers(&mut builder, &rate_headers);
-    if stream && let Some(response) = answers.pop() {
-        let writer = api.writer(stream_usage, echo);
-        let stream = relay_stream(response, writer, target, prices, recorder, request_id);
-        return builder
-            .content_type("text/event-stream")
-            .insert_header(("cache-control", "no-cache"))
-            .streaming(stream);
-    }
-    let mut parsed = Vec::with_capacity(answers.len());
-    for response in answers {
-        let answer = match read_body(response).await {
-            Ok(body) => target
-                .format
-                .parse_response(&body)
-                .map_err(|e| GatewayError::translate(&e)),
-            Err(e) => Err(e),
-        };
-        match answer {
+    let bodies = match answer {
+        // A stream was asked for (the executor reads the first chunk only then).
+        Answer::Stream { first, body } => {
+            let writer = api.writer(stream_usage, echo);
+            let stream = relay_stream(first, body, writer, target, prices, recorder, request_id);
+            return builder
+                .content_type("text/event-stream")
+                .insert_header(("cache-control", "no-cache"))
+                .streaming(stream);
+        }
+        Answer::Whole(bodies) => bodies,
+    };
+    let mut parsed = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        match target.format.parse_response(&body) {
             Ok(answer) => parsed.push(answer),
-            Err(e) => return fail(recorder, e),
+            Err(e) => return fail(recorder, GatewayError::translate(&e)),
         }
     }
     let mut answer = crate::completions::merge(parsed);
@@ -365,34 +370,74 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     }
 }
 
-/// Sends `request` to `target` in its own format.
-async fn send(
-    state: &GatewayState,
-    target: &Target,
-    request: &ChatRequest,
-) -> Result<reqwest::Response, GatewayError> {
-    let body = match target.format {
-        Format::OpenAi => keyway_providers::openai::build_request(request, target.dialect),
-        Format::Anthropic => keyway_providers::anthropic::build_request(request),
-        Format::Gemini => keyway_providers::gemini::build_request(request),
-        Format::Bedrock => keyway_providers::bedrock::build_request(request),
-        Format::Cohere => keyway_providers::cohere::build_request(request),
-    }
-    .map_err(|e| GatewayError::translate(&e))?;
-    let url = target.chat_url(request.stream)?;
-    let builder = target
-        .authorize(
-            state.upstream.request(reqwest::Method::POST, url.clone()),
-            &url,
-            &body,
-        )
-        .header("content-type", "application/json")
-        .body(body);
-    state
-        .upstream
-        .send(builder, HEADER_TIMEOUT)
-        .await
-        .map_err(|e| upstream_failure(&e))
+/// Records which target served (or failed last) and how many retries and fallbacks it took.
+fn note_route(recorder: &mut Recorder, target: &Target, retries: u32, fallback_index: usize) {
+    let event = recorder.event();
+    event.provider = Some(target.kind.as_str().to_owned());
+    event.served_model = Some(target.model.clone());
+    event.retries = u16::try_from(retries).unwrap_or(u16::MAX);
+    event.fallback_index = u16::try_from(fallback_index).unwrap_or(u16::MAX);
+}
+
+/// `x-keyway-retries` and `x-keyway-fallback-index` of a routed answer.
+fn route_headers(builder: &mut HttpResponseBuilder, retries: u32, fallback_index: usize) {
+    builder
+        .insert_header(("x-keyway-retries", retries.to_string()))
+        .insert_header(("x-keyway-fallback-index", fallback_index.to_string()));
+}
+
+/// The answer when every attempt failed: the last upstream error in the caller's shape (with
+/// the provider's `retry-after`), or the gateway's own error.
+fn answer_failure(
+    failed: Failed,
+    surface: Surface,
+    mut recorder: Recorder,
+    request_id: &str,
+) -> HttpResponse {
+    let Failed {
+        error,
+        retries,
+        fallback_index,
+    } = failed;
+    let mut resp = match error {
+        AttemptError::Upstream {
+            target,
+            status,
+            body,
+            retry_after,
+            ..
+        } => {
+            note_route(&mut recorder, &target, retries, fallback_index);
+            let api_error = target.format.parse_error(status, &body);
+            recorder.response_bytes(&body);
+            recorder.finish(status, Some("upstream_error"));
+            let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
+                .content_type("application/json")
+                .body(surface.format().error_body(&api_error));
+            set_header(&mut resp, "x-keyway-provider", &target.slug);
+            set_header(&mut resp, "x-keyway-model", &target.model);
+            // Kept so SDK backoff honours the provider's own hint.
+            if let Some(value) = retry_after {
+                set_header(&mut resp, "retry-after", &value);
+            }
+            resp
+        }
+        AttemptError::Gateway { error, .. } => {
+            let event = recorder.event();
+            event.retries = u16::try_from(retries).unwrap_or(u16::MAX);
+            event.fallback_index = u16::try_from(fallback_index).unwrap_or(u16::MAX);
+            recorder.finish(error.status().as_u16(), Some(error.code()));
+            error.response(surface)
+        }
+    };
+    set_header(&mut resp, "x-keyway-request-id", request_id);
+    set_header(&mut resp, "x-keyway-retries", &retries.to_string());
+    set_header(
+        &mut resp,
+        "x-keyway-fallback-index",
+        &fallback_index.to_string(),
+    );
+    resp
 }
 
 /// The 403 for a key limited to other providers.
@@ -482,6 +527,7 @@ pub(crate) fn status_code(status: u16) -> StatusCode {
 /// State of one relayed stream. Dropping it (the client went away) drops the upstream body,
 /// which closes the upstream connection, and the recorder, which records a cancel.
 struct Relay {
+    first: Option<Bytes>,
     body: IdleTimeoutBody,
     reader: StreamReader,
     writer: ClientWriter,
@@ -498,10 +544,12 @@ enum Outcome {
     Failed(&'static str),
 }
 
-/// Passes the upstream stream through event by event, translated to the client's format. A cut
-/// or stalled upstream ends with an explicit error event, never a fake stop.
+/// Passes the upstream stream through event by event, translated to the client's format,
+/// starting with its `first` chunk (read while the attempt could still fall back). A cut or
+/// stalled upstream ends with an explicit error event, never a fake stop.
 fn relay_stream(
-    response: reqwest::Response,
+    first: Bytes,
+    body: IdleTimeoutBody,
     writer: ClientWriter,
     target: Target,
     prices: OrgPrices,
@@ -510,7 +558,8 @@ fn relay_stream(
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     let relay = Relay {
         request_id,
-        body: IdleTimeoutBody::new(response, IDLE_TIMEOUT),
+        first: Some(first).filter(|f| !f.is_empty()),
+        body,
         reader: StreamReader::new(target.format),
         writer,
         recorder: Some(recorder),
@@ -525,7 +574,11 @@ fn relay_stream(
                 relay.settle();
                 return None;
             }
-            let events = match relay.body.next().await {
+            let next = match relay.first.take() {
+                Some(chunk) => Some(Ok(chunk)),
+                None => relay.body.next().await,
+            };
+            let events = match next {
                 Some(Ok(chunk)) => match relay.reader.push(&chunk) {
                     Ok(events) => events,
                     Err(e) => vec![StreamEvent::Error(e.to_api_error())],

@@ -14,7 +14,13 @@
 //! 6. Rate limits (RPM/TPM) and budget reservation at the end user's (`x-keyway-user`), key's,
 //!    team's and organization's level, settled to the real cost when the request ends
 //!    ([`governance`]).
-//! 8. Model addressing: `<provider-slug>/<model>` or an org alias -> credential ([`targets`]).
+//! 8. Routing ([`routing`]): the config from `x-keyway-config` (id or inline JSON) or the key's
+//!    default becomes an attempt plan (fallback, load balance weighted by target health,
+//!    conditions on `x-keyway-metadata`, race, hedge, canary); without a config the model is
+//!    addressed as `<provider-slug>/<model>` or an org alias ([`targets`]). The executor
+//!    ([`routing::exec`]) runs the plan with per-attempt timeouts, retries (jittered backoff,
+//!    `retry-after`, a process-wide retry budget) and circuit breaking, all before the first
+//!    byte reaches the client.
 //! 9. Provider call through the SSRF-safe pooled client ([`upstream`]); streams relayed event by
 //!    event with translation; a cut stream ends with an explicit error event.
 //! 10. Cost from the org's prices (catalog plus overrides, cached: [`prices`]); one request
@@ -34,6 +40,7 @@ pub mod models;
 pub mod prices;
 pub mod record;
 pub mod responses;
+pub mod routing;
 pub mod targets;
 pub mod upstream;
 
@@ -61,6 +68,10 @@ pub struct GatewayState {
     invalidations: Option<keyway_store::invalidation::Listener>,
     /// Rate limits and budgets.
     pub governance: governance::Governance,
+    /// Routing configs, target health and the retry budget.
+    pub routing: routing::Routing,
+    /// The health exchange with other replicas, once [`GatewayState::share_health`] ran.
+    health_sync: Option<routing::HealthSync>,
 }
 
 impl GatewayState {
@@ -79,30 +90,40 @@ impl GatewayState {
             auth: auth::KeyAuth::new(db.clone()),
             prices: prices::Prices::new(db.clone()),
             governance: governance::Governance::in_process(db.clone()),
+            routing: routing::Routing::new(db.clone()),
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
             limits: limits::InputLimits::default(),
             invalidations: None,
+            health_sync: None,
         })
     }
 
     /// Subscribes to the control plane's change messages on `kv` (Redis pub/sub, or the
-    /// in-process bus), evicting cached key policies, credentials, prices and limits as they
-    /// change. Call it after [`GatewayState::with_governance`].
+    /// in-process bus), evicting cached key policies, credentials, prices, limits and routing
+    /// configs as they change. Call it after [`GatewayState::with_governance`].
     pub async fn listen_for_changes(&mut self, kv: &Kv) {
         let auth = self.auth.clone();
         let targets = self.targets.clone();
         let prices = self.prices.clone();
         let governance = self.governance.clone();
+        let routing = self.routing.clone();
         let listener = keyway_store::invalidation::listen(kv, move |change| {
             auth.evict(&change);
             targets.evict(&change);
             prices.evict(&change);
             governance.evict(&change);
+            routing.evict(&change);
         })
         .await;
         self.invalidations = Some(listener);
+    }
+
+    /// Shares target health (circuit breakers, error rates, latency) with the other gateway
+    /// processes through Redis; nothing to share on in-process state.
+    pub fn share_health(&mut self, kv: &Kv) {
+        self.health_sync = self.routing.share_health(kv);
     }
 
     /// Replaces the default input limits.

@@ -13,11 +13,17 @@ use std::time::Duration;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /metrics` (gateway port): the analytics sink's counters in the Prometheus text format.
-pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
+/// `GET /metrics` (gateway port): the analytics sink's and routing's counters in the Prometheus
+/// text format.
+pub async fn metrics(
+    services: web::Data<Services>,
+    gateway: web::Data<keyway_gateway::GatewayState>,
+) -> HttpResponse {
+    let mut body = services.events.render_prometheus();
+    body.push_str(&gateway.routing.stats.render_prometheus());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(services.events.render_prometheus())
+        .body(body)
 }
 
 /// Adds `/healthz` and `/readyz`.

@@ -155,6 +155,8 @@ impl Application {
                 // policies here within milliseconds.
                 gateway.listen_for_changes(&services.kv).await;
                 gateway.auth.spawn_last_used_writer();
+                // Circuit breakers and target health are shared with the other replicas.
+                gateway.share_health(&services.kv);
                 let gateway = web::Data::new(gateway);
                 let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {

@@ -143,6 +143,7 @@ pub async fn update(
         )
         .await
         .map_err(conflict)?;
+    ctx.notify_gateways(state).await;
     ctx.audit(
         state,
         "config.update",
@@ -168,6 +169,7 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: Uuid) -> Result<(), ApiE
         )));
     }
     state.db.delete_routing_config(ctx.org_id, id).await?;
+    ctx.notify_gateways(state).await;
     ctx.audit(
         state,
         "config.delete",
