@@ -16,6 +16,21 @@ step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
 step "Set-up"
 scripts/setup.sh
 
+step "Prune stale build outputs"
+# The workspace's crates get new hashes in every checkout path, so test binaries (hundreds of MB
+# each) and incremental caches of earlier checkouts pile up in a shared target directory. Drop
+# the ones untouched for an hour; cargo rebuilds whatever it still needs.
+if [ -d "$CARGO_TARGET_DIR/debug/deps" ]; then
+  find "$CARGO_TARGET_DIR/debug/deps" -maxdepth 1 -type f -executable ! -name '*.*' -mmin +60 -delete
+fi
+if [ -d "$CARGO_TARGET_DIR/debug/incremental" ]; then
+  find "$CARGO_TARGET_DIR/debug/incremental" -mindepth 1 -maxdepth 1 -mmin +60 -exec rm -rf {} +
+fi
+# A fresh clone never reuses incremental state: skip writing it.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+fi
+
 step "Format"
 cargo fmt --all -- --check
 
