@@ -176,10 +176,13 @@ async fn rpm_limit_on_a_key(app: TestApp) {
     tokio::time::sleep(Duration::from_secs(retry)).await;
     let resp = messages(&app, &key).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(
-        header(&resp, "x-ratelimit-remaining-requests").as_deref(),
-        Some("2")
-    );
+    // The window slides slot by slot: the three requests may have landed in two slots, so
+    // retry-after frees at least the oldest of them (remaining 0 to 2 with this one counted).
+    let remaining: u64 = header(&resp, "x-ratelimit-remaining-requests")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(remaining <= 2, "remaining {remaining}");
     // A key without limits sends no rate headers and is never refused.
     let (_, free) = issue_key(&app, &org, json!({})).await;
     for _ in 0..5 {
