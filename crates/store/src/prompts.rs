@@ -115,6 +115,32 @@ pub struct PartialVersion {
     pub created_at: DateTime<Utc>,
 }
 
+/// Which version of a prompt a caller asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VersionSelector {
+    /// The version a label points at.
+    Label(String),
+    /// A version by number.
+    Number(u32),
+    /// The `production` label's version, else the newest.
+    Default,
+}
+
+impl VersionSelector {
+    /// The selector for a request naming a `label`, a `version`, or neither (both is an error).
+    pub fn pick(label: Option<String>, version: Option<u32>) -> Result<Self, &'static str> {
+        match (label, version) {
+            (Some(_), Some(_)) => Err("give a label or a version, not both"),
+            (Some(l), None) => Ok(Self::Label(l)),
+            (None, Some(n)) => Ok(Self::Number(n)),
+            (None, None) => Ok(Self::Default),
+        }
+    }
+}
+
+/// The label [`VersionSelector::Default`] prefers.
+pub const DEFAULT_LABEL: &str = "production";
+
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
@@ -440,6 +466,36 @@ impl Database {
             .await?
             .map(version_from)
             .transpose()
+    }
+
+    /// The prompt `slug` of `org` and the version `selector` picks; `None` when there is no
+    /// such prompt, [`StoreError::NotFound`] when the label or version does not exist.
+    pub async fn resolve_prompt(
+        &self,
+        org: OrgId,
+        slug: &str,
+        selector: &VersionSelector,
+    ) -> Result<Option<(PromptRecord, PromptVersion)>, StoreError> {
+        let Some(prompt) = self.get_prompt_by_slug(org, slug).await? else {
+            return Ok(None);
+        };
+        let number = match selector {
+            VersionSelector::Number(n) => *n,
+            VersionSelector::Label(l) => *prompt
+                .labels
+                .get(l)
+                .ok_or(StoreError::NotFound("prompt label"))?,
+            VersionSelector::Default => prompt
+                .labels
+                .get(DEFAULT_LABEL)
+                .copied()
+                .unwrap_or(prompt.latest_version),
+        };
+        let version = self
+            .get_prompt_version(org, prompt.id, number)
+            .await?
+            .ok_or(StoreError::NotFound("prompt version"))?;
+        Ok(Some((prompt, version)))
     }
 
     /// Labels of one prompt, by name.

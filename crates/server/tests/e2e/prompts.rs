@@ -1,0 +1,480 @@
+//! Prompt templates end to end, on Postgres and on SQLite: the REST flow (create, validation,
+//! new version, diff, labels moved and rolled back, render preview, partials, isolation between
+//! organizations).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly"
+)]
+
+use keyway_testkit::api::TestUser;
+use keyway_testkit::{TestApp, on_both_backends};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn call(
+    app: &TestApp,
+    user: &TestUser,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    app.api(method, path, Some(&user.access_token), body)
+        .await
+        .unwrap()
+}
+
+fn greet(content: &str, model: &str) -> Value {
+    json!({
+        "messages": [
+            {"role": "system", "content": "You are {{tone}}."},
+            {"role": "user", "content": content},
+        ],
+        "model": model,
+        "parameters": {"temperature": 0.2},
+        "variables": {
+            "name": {"required": true},
+            "tone": {"default": "kind"},
+        },
+    })
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
+}
+
+on_both_backends!(prompts_version_diff_label_and_roll_back);
+async fn prompts_version_diff_label_and_roll_back(app: TestApp) {
+    let owner = app.register("owner@example.com").await.unwrap();
+    let viewer = app.register("viewer@example.com").await.unwrap();
+    let rival = app.register("rival@example.com").await.unwrap();
+    let org = app.create_org(&owner, "Acme").await.unwrap();
+    let rival_org = app.create_org(&rival, "Rival").await.unwrap();
+    app.add_to_org(&owner, &org, &viewer, "viewer")
+        .await
+        .unwrap();
+    let base = format!("/api/v1/orgs/{org}/prompts");
+
+    let v1 = greet("Hello {{name}}!", "openai/gpt-4o-mini");
+    let create = with(
+        v1.clone(),
+        json!({"slug": "greet", "name": "Greeting", "description": "says hi", "commit_message": "first"}),
+    );
+    let (status, created) = call(&app, &owner, Method::POST, &base, Some(create.clone())).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["latest_version"], 1);
+    assert_eq!(created["labels"], json!({}));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let prompt = format!("{base}/{id}");
+
+    let (status, body) = call(&app, &owner, Method::POST, &base, Some(create.clone())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (status, _) = call(&app, &viewer, Method::POST, &base, Some(create)).await;
+    assert_eq!(status, 403);
+
+    // Templates outside the logic-less subset are refused with a message saying why.
+    for (content, needle) in [
+        ("{{{name}}}", "triple braces"),
+        ("{{#each items}}x{{/each}}", "helpers"),
+        ("{{> nowhere}}", "no partial named `nowhere`"),
+        ("{{#open}}never closed", "never closed"),
+    ] {
+        let (status, body) = call(
+            &app,
+            &owner,
+            Method::POST,
+            &format!("{prompt}/versions"),
+            Some(greet(content, "openai/gpt-4o-mini")),
+        )
+        .await;
+        assert_eq!(status, 400, "{content}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{content}: {message}");
+    }
+
+    // Version 2 changes the user message and the model; version 1 stays as it was.
+    let (status, v2) = call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("{prompt}/versions"),
+        Some(with(
+            greet("Good day {{name}}.", "anthropic/claude-3-5-haiku"),
+            json!({"commit_message": "more formal"}),
+        )),
+    )
+    .await;
+    assert_eq!((status, v2["version"].as_u64()), (201, Some(2)), "{v2}");
+    assert_eq!(v2["created_by"], json!(owner.id));
+    let (status, old) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{prompt}/versions/1"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(old["messages"], v1["messages"]);
+    assert_eq!(old["commit_message"], "first");
+    let (_, versions) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{prompt}/versions"),
+        None,
+    )
+    .await;
+    let numbers: Vec<u64> = versions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![2, 1]);
+    let (status, _) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{prompt}/versions/3"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The diff names what changed, line by line.
+    let (status, diff) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{prompt}/diff?from=1&to=2"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!(diff["changed"], true);
+    let field = |name: &str| {
+        diff["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(field("parameters")["changed"], false);
+    assert_eq!(field("model")["changed"], true);
+    let lines = field("messages")["lines"].clone();
+    assert!(
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["op"] == "delete" && l["text"] == "Hello {{name}}!"),
+        "{lines}"
+    );
+    assert!(
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["op"] == "insert" && l["text"] == "Good day {{name}}."),
+        "{lines}"
+    );
+    assert!(
+        diff["unified"]
+            .as_str()
+            .unwrap()
+            .contains("-Hello {{name}}!")
+    );
+    let (status, _) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{prompt}/diff?from=1&to=7"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Labels: ship v2 to production, roll back to v1; a missing version is a 400.
+    let label = format!("{prompt}/labels/production");
+    let (status, moved) = call(
+        &app,
+        &owner,
+        Method::PUT,
+        &label,
+        Some(json!({"version": 2})),
+    )
+    .await;
+    assert_eq!(
+        (status, moved["version"].as_u64()),
+        (200, Some(2)),
+        "{moved}"
+    );
+    let (status, _) = call(
+        &app,
+        &viewer,
+        Method::PUT,
+        &label,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        &owner,
+        Method::PUT,
+        &label,
+        Some(json!({"version": 9})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = call(
+        &app,
+        &owner,
+        Method::PUT,
+        &label,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    call(
+        &app,
+        &owner,
+        Method::PUT,
+        &format!("{prompt}/labels/staging"),
+        Some(json!({"version": 2})),
+    )
+    .await;
+    let (_, labels) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{prompt}/labels"),
+        None,
+    )
+    .await;
+    let pairs: Vec<(String, u64)> = labels["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap().to_owned(),
+                l["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, vec![("production".into(), 1), ("staging".into(), 2)]);
+
+    // Render preview: production (v1) by default, staging on request; the schema is enforced.
+    let render = format!("{prompt}/render");
+    let (status, out) = call(
+        &app,
+        &viewer,
+        Method::POST,
+        &render,
+        Some(json!({"variables": {"name": "Ada"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["version"], 1);
+    assert_eq!(
+        out["request"],
+        json!({"model": "openai/gpt-4o-mini", "temperature": 0.2, "messages": [
+            {"role": "system", "content": "You are kind."},
+            {"role": "user", "content": "Hello Ada!"}]})
+    );
+    let (_, out) = call(
+        &app,
+        &viewer,
+        Method::POST,
+        &render,
+        Some(json!({"label": "staging", "variables": {"name": "Ada", "tone": "<stern & brief>"}})),
+    )
+    .await;
+    assert_eq!(
+        out["request"]["messages"][0]["content"], "You are <stern & brief>.",
+        "not HTML-escaped"
+    );
+    assert_eq!(out["request"]["messages"][1]["content"], "Good day Ada.");
+    for (body, needle) in [
+        (json!({"variables": {}}), "missing required variables: name"),
+        (
+            json!({"variables": {"name": "a", "role": "x"}}),
+            "unknown variables: role",
+        ),
+        (
+            json!({"label": "canary", "variables": {"name": "a"}}),
+            "no such prompt label",
+        ),
+        (
+            json!({"label": "staging", "version": 1, "variables": {"name": "a"}}),
+            "not both",
+        ),
+    ] {
+        let (status, out) = call(&app, &viewer, Method::POST, &render, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {out}");
+        assert!(
+            out["error"]["message"].as_str().unwrap().contains(needle),
+            "{out}"
+        );
+    }
+
+    // Partials: versioned, included by slug; rendering uses the newest version.
+    let partials = format!("/api/v1/orgs/{org}/partials");
+    let (status, part) = call(
+        &app,
+        &owner,
+        Method::POST,
+        &partials,
+        Some(json!({"slug": "sign-off", "content": "Regards, {{tone}} bot"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{part}");
+    let part_path = format!("{partials}/{}", part["id"].as_str().unwrap());
+    let (status, part) = call(
+        &app,
+        &owner,
+        Method::PATCH,
+        &part_path,
+        Some(json!({"content": "Cheers, {{tone}} bot", "commit_message": "friendlier"})),
+    )
+    .await;
+    assert_eq!((status, part["version"].as_u64()), (200, Some(2)), "{part}");
+    let (_, pv) = call(
+        &app,
+        &viewer,
+        Method::GET,
+        &format!("{part_path}/versions"),
+        None,
+    )
+    .await;
+    assert_eq!(pv["data"][1]["content"], "Regards, {{tone}} bot");
+    let (status, v3) = call(
+        &app,
+        &owner,
+        Method::POST,
+        &format!("{prompt}/versions"),
+        Some(greet("Hi {{name}}. {{> sign-off}}", "openai/gpt-4o-mini")),
+    )
+    .await;
+    assert_eq!(status, 201, "{v3}");
+    let (_, out) = call(
+        &app,
+        &viewer,
+        Method::POST,
+        &render,
+        Some(json!({"version": 3, "variables": {"name": "Ada"}})),
+    )
+    .await;
+    assert_eq!(
+        out["request"]["messages"][1]["content"],
+        "Hi Ada. Cheers, kind bot"
+    );
+    // A partial that includes itself fails at the depth limit instead of looping.
+    call(
+        &app,
+        &owner,
+        Method::PATCH,
+        &part_path,
+        Some(json!({"content": "again {{> sign-off}}"})),
+    )
+    .await;
+    let (status, out) = call(
+        &app,
+        &viewer,
+        Method::POST,
+        &render,
+        Some(json!({"version": 3, "variables": {"name": "Ada"}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{out}");
+    assert!(
+        out["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nest more than"),
+        "{out}"
+    );
+
+    // Another organization: 404 for every path, with their org or ours.
+    for path in [
+        prompt.clone(),
+        format!("{prompt}/versions/1"),
+        format!("{prompt}/labels"),
+        format!("{prompt}/diff"),
+        format!("/api/v1/orgs/{rival_org}/prompts/{id}"),
+        format!("/api/v1/orgs/{rival_org}/prompts/{id}/versions"),
+        part_path.clone(),
+    ] {
+        let (status, _) = call(&app, &rival, Method::GET, &path, None).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = call(
+        &app,
+        &rival,
+        Method::PUT,
+        &format!("/api/v1/orgs/{rival_org}/prompts/{id}/labels/production"),
+        Some(json!({"version": 2})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, theirs) = call(
+        &app,
+        &rival,
+        Method::GET,
+        &format!("/api/v1/orgs/{rival_org}/prompts"),
+        None,
+    )
+    .await;
+    assert_eq!(theirs["data"], json!([]));
+
+    // Rename, then delete; every change is in the audit log.
+    let (status, renamed) = call(
+        &app,
+        &owner,
+        Method::PATCH,
+        &prompt,
+        Some(json!({"name": "Greeter"})),
+    )
+    .await;
+    assert_eq!((status, renamed["name"].as_str()), (200, Some("Greeter")));
+    let (status, _) = call(&app, &owner, Method::DELETE, &prompt, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&app, &owner, Method::GET, &prompt, None).await;
+    assert_eq!(status, 404);
+    let (_, audit) = call(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/orgs/{org}/audit"),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "prompt.create",
+        "prompt.version",
+        "prompt.label",
+        "prompt.update",
+        "prompt.delete",
+        "partial.create",
+        "partial.version",
+    ] {
+        assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
+}
