@@ -1,6 +1,7 @@
 //! Prompt templates end to end, on Postgres and on SQLite: the REST flow (create, validation,
 //! new version, diff, labels moved and rolled back, render preview, partials, isolation between
-//! organizations).
+//! organizations) and the gateway's `/v1/prompts/{slug}/render` and `/completions` through the
+//! mock provider (plain and streamed, label switches served at once, prompt version logged).
 
 #![allow(
     clippy::unwrap_used,
@@ -476,5 +477,261 @@ async fn prompts_version_diff_label_and_roll_back(app: TestApp) {
         "partial.version",
     ] {
         assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
+}
+
+/// Org with the mock provider, a virtual key, and prompt `greet` (v1 "Hello", v2 "Bye").
+async fn gateway_world(app: &TestApp) -> (TestUser, String, String, String) {
+    let owner = app.register("owner@example.com").await.unwrap();
+    let org = app.create_org(&owner, "Acme").await.unwrap();
+    let base = format!("/api/v1/orgs/{org}");
+    let (status, _) = call(
+        app,
+        &owner,
+        Method::POST,
+        &format!("{base}/providers"),
+        Some(json!({
+        "name": "Mock", "slug": "mock", "provider": "mock", "api_key": "sk-upstream-0123456789",
+        "base_url": format!("{}/v1", app.mock.base_url())})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, key) = call(
+        app,
+        &owner,
+        Method::POST,
+        &format!("{base}/keys"),
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    let create = with(
+        greet("Hello {{name}}", "mock/echo"),
+        json!({"slug": "greet", "name": "Greeting"}),
+    );
+    let (status, created) = call(
+        app,
+        &owner,
+        Method::POST,
+        &format!("{base}/prompts"),
+        Some(create),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let prompt = format!("{base}/prompts/{}", created["id"].as_str().unwrap());
+    let (status, _) = call(
+        app,
+        &owner,
+        Method::POST,
+        &format!("{prompt}/versions"),
+        Some(greet("Bye {{name}}", "mock/echo")),
+    )
+    .await;
+    assert_eq!(status, 201);
+    (owner, org, key["key"].as_str().unwrap().to_owned(), prompt)
+}
+
+async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.gateway_url))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn answer(app: &TestApp, key: &str, body: Value) -> (String, Value) {
+    let resp = post(app, key, "/v1/prompts/greet/completions", body).await;
+    let id = resp.headers()["x-keyway-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    (id, body)
+}
+
+fn content(body: &Value) -> &str {
+    body["choices"][0]["message"]["content"].as_str().unwrap()
+}
+
+on_both_backends!(gateway_renders_and_serves_prompts_by_label_and_version);
+async fn gateway_renders_and_serves_prompts_by_label_and_version(app: TestApp) {
+    let (owner, org, key, prompt) = gateway_world(&app).await;
+    let vars = json!({"name": "Ada"});
+
+    // Render: no label yet, so the newest version (2).
+    let resp = post(
+        &app,
+        &key,
+        "/v1/prompts/greet/render",
+        json!({"variables": vars}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let rendered: Value = resp.json().await.unwrap();
+    assert_eq!(rendered["version"], 2);
+    assert_eq!(rendered["request"]["model"], "mock/echo");
+    assert_eq!(
+        rendered["request"]["messages"][1],
+        json!({"role": "user", "content": "Bye Ada"})
+    );
+
+    // Completions through the mock (which echoes the last user message).
+    let (_, body) = answer(&app, &key, json!({"variables": vars})).await;
+    assert_eq!(content(&body), "Bye Ada");
+    let (_, body) = answer(&app, &key, json!({"variables": vars, "version": 1})).await;
+    assert_eq!(content(&body), "Hello Ada");
+
+    // Moving production changes what is served at once; moving it back rolls back.
+    call(
+        &app,
+        &owner,
+        Method::PUT,
+        &format!("{prompt}/labels/production"),
+        Some(json!({"version": 1})),
+    )
+    .await;
+    let (v1_id, body) = answer(&app, &key, json!({"variables": vars})).await;
+    assert_eq!(content(&body), "Hello Ada");
+    call(
+        &app,
+        &owner,
+        Method::PUT,
+        &format!("{prompt}/labels/production"),
+        Some(json!({"version": 2})),
+    )
+    .await;
+    let (v2_id, body) = answer(
+        &app,
+        &key,
+        json!({"variables": vars, "label": "production"}),
+    )
+    .await;
+    assert_eq!(content(&body), "Bye Ada");
+
+    // Streamed.
+    let resp = post(
+        &app,
+        &key,
+        "/v1/prompts/greet/completions",
+        json!({"variables": vars, "stream": true, "overrides": {"model": "mock/echo+chunks-3"}}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = resp.text().await.unwrap();
+    let streamed: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"].get(0)?["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(streamed, "Bye Ada", "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+
+    // Bad input answers in OpenAI's error shape.
+    for (path, body, status, needle) in [
+        (
+            "/v1/prompts/greet/completions",
+            json!({"variables": {}}),
+            400,
+            "missing required variables: name",
+        ),
+        (
+            "/v1/prompts/greet/completions",
+            json!({"variables": {"name": "a", "x": 1}}),
+            400,
+            "unknown variables: x",
+        ),
+        (
+            "/v1/prompts/greet/render",
+            json!({"variables": vars, "label": "canary"}),
+            400,
+            "no such prompt label",
+        ),
+        (
+            "/v1/prompts/greet/render",
+            json!({"variables": vars, "code": "1"}),
+            400,
+            "unknown field",
+        ),
+        (
+            "/v1/prompts/greet/completions",
+            json!({"variables": vars, "overrides": {"messages": []}}),
+            400,
+            "messages",
+        ),
+        (
+            "/v1/prompts/nope/render",
+            json!({"variables": vars}),
+            404,
+            "No prompt `nope`",
+        ),
+    ] {
+        let resp = post(&app, &key, path, body.clone()).await;
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(needle),
+            "{err}"
+        );
+        assert!(err["error"]["type"].is_string(), "{err}");
+    }
+    // A variable that looks like a template is only text.
+    let (_, body) = answer(
+        &app,
+        &key,
+        json!({"variables": {"name": "{{#x}}{{> y}}{{{z}}}"}}),
+    )
+    .await;
+    assert_eq!(content(&body), "Bye {{#x}}{{> y}}{{{z}}}");
+    // No key: 401.
+    let resp = app
+        .client
+        .post(format!("{}/v1/prompts/greet/render", app.gateway_url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // A refused render is logged too, with the version it was rendering.
+    let resp = post(
+        &app,
+        &key,
+        "/v1/prompts/greet/completions",
+        json!({"variables": {}}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let refused_id = resp.headers()["x-keyway-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    // The logs record the prompt and the version served.
+    let prompt_id = prompt.rsplit('/').next().unwrap().to_owned();
+    for (request_id, version, status) in [(v1_id, 1, 200), (v2_id, 2, 200), (refused_id, 2, 400)] {
+        let path = format!("/api/v1/orgs/{org}/logs/{request_id}");
+        let mut row = Value::Null;
+        for _ in 0..100 {
+            let (status, body) = call(&app, &owner, Method::GET, &path, None).await;
+            if status == 200 {
+                row = body;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(row["prompt_id"], json!(prompt_id), "{row}");
+        assert_eq!(row["prompt_version"], version, "{row}");
+        assert_eq!(row["surface"], "openai.chat");
+        assert_eq!(row["status_code"], status, "{row}");
     }
 }
