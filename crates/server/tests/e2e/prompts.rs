@@ -734,4 +734,24 @@ async fn gateway_renders_and_serves_prompts_by_label_and_version(app: TestApp) {
         assert_eq!(row["surface"], "openai.chat");
         assert_eq!(row["status_code"], status, "{row}");
     }
+    // ... so analytics compares versions side by side.
+    let (status, groups) = call(
+        &app,
+        &owner,
+        Method::GET,
+        &format!("/api/v1/orgs/{org}/analytics/breakdown?by=prompt_version"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{groups}");
+    let values: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["value"].as_str())
+        .collect();
+    for version in [1, 2] {
+        let value = format!("{prompt_id}@{version}");
+        assert!(values.contains(&value.as_str()), "{value}: {groups}");
+    }
 }
