@@ -112,6 +112,16 @@ impl Prompts {
         slug: &str,
         selector: VersionSelector,
     ) -> Result<Arc<Resolved>, GatewayError> {
+        let not_found = || {
+            GatewayError::not_found(
+                "prompt_not_found",
+                format!("No prompt `{slug}` in this organization."),
+            )
+        };
+        // Prompt slugs are slugs; anything else names no prompt (and never reaches the store).
+        if keyway_domain::Slug::parse(slug).is_err() {
+            return Err(not_found());
+        }
         let key = (org, slug.to_owned(), selector);
         let found = match self.versions.get(&key) {
             Some(found) => found,
@@ -141,12 +151,7 @@ impl Prompts {
                 found
             }
         };
-        found.ok_or_else(|| {
-            GatewayError::not_found(
-                "prompt_not_found",
-                format!("No prompt `{slug}` in this organization."),
-            )
-        })
+        found.ok_or_else(not_found)
     }
 
     /// The newest text of each partial of `org`, by slug.

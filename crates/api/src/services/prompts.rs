@@ -49,7 +49,27 @@ fn slug(value: &str, what: &str) -> Result<String, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
 }
 
+/// Postgres refuses NUL in text and JSONB: a 400 here rather than a 500 from the database.
+fn no_nul(value: &str, what: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::BadRequest(format!(
+            "{what} must not contain NUL characters"
+        )));
+    }
+    Ok(())
+}
+
+fn json_has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 fn text(value: &str, what: &str) -> Result<String, ApiError> {
+    no_nul(value, what)?;
     let value = value.trim();
     if value.chars().count() > MAX_TEXT_CHARS {
         return Err(ApiError::BadRequest(format!(
@@ -74,6 +94,12 @@ async fn check_template(
                 "{what}: {size} bytes is more than the {MAX_JSON_BYTES} allowed"
             )));
         }
+    }
+    let as_json = serde_json::to_value(template).unwrap_or(Value::Null);
+    if json_has_nul(&as_json) {
+        return Err(ApiError::BadRequest(
+            "messages, model, parameters and variables must not contain NUL characters".into(),
+        ));
     }
     let partials = state.db.partial_contents(ctx.org_id).await?;
     template.validate(&partials).map_err(bad)
@@ -301,6 +327,9 @@ pub async fn delete_label(
     label: &str,
 ) -> Result<(), ApiError> {
     ctx.require(Role::Admin, "removing prompt labels")?;
+    // Not a label name: no such label (labels are slugs).
+    let label = Slug::parse(label).map_err(|_| ApiError::NotFound)?;
+    let label = label.as_str();
     state.db.delete_prompt_label(ctx.org_id, id, label).await?;
     ctx.notify_gateways(state).await;
     ctx.audit(
@@ -488,6 +517,7 @@ pub async fn create_partial(
     ctx.require(Role::Admin, "creating partials")?;
     let slug = slug(slug_in, "slug")?;
     let commit_message = text(commit_message, "commit_message")?;
+    no_nul(content, "content")?;
     let partials = state.db.partial_contents(ctx.org_id).await?;
     prompt::validate_partial(content, &partials).map_err(bad)?;
     let record = state
@@ -524,6 +554,7 @@ pub async fn update_partial(
     ctx.require(Role::Admin, "changing partials")?;
     get_partial(state, ctx, id).await?;
     let commit_message = text(commit_message, "commit_message")?;
+    no_nul(content, "content")?;
     let partials = state.db.partial_contents(ctx.org_id).await?;
     prompt::validate_partial(content, &partials).map_err(bad)?;
     let record = state

@@ -77,8 +77,20 @@ async fn prompts_version_diff_label_and_roll_back(app: TestApp) {
         (status, body["error"]["code"].as_str()),
         (409, Some("conflict"))
     );
-    let (status, _) = call(&app, &viewer, Method::POST, &base, Some(create)).await;
+    let (status, _) = call(&app, &viewer, Method::POST, &base, Some(create.clone())).await;
     assert_eq!(status, 403);
+    // NUL characters (which Postgres cannot store) are a 400, not a database error.
+    for (field, value) in [
+        ("description", json!("a\u{0}b")),
+        ("messages", json!([{"role": "user", "content": "a\u{0}b"}])),
+        ("parameters", json!({"stop": ["\u{0}"]})),
+    ] {
+        let mut bad = create.clone();
+        bad[field] = value;
+        bad["slug"] = json!("nul");
+        let (status, body) = call(&app, &owner, Method::POST, &base, Some(bad)).await;
+        assert_eq!(status, 400, "{field}: {body}");
+    }
 
     // Templates outside the logic-less subset are refused with a message saying why.
     for (content, needle) in [
@@ -692,6 +704,22 @@ async fn gateway_renders_and_serves_prompts_by_label_and_version(app: TestApp) {
     )
     .await;
     assert_eq!(content(&body), "Bye {{#x}}{{> y}}{{{z}}}");
+    // Another organization's key finds no prompt of this one.
+    let rival = app.register("rival@example.com").await.unwrap();
+    let rival_org = app.create_org(&rival, "Rival").await.unwrap();
+    let (_, rival_key) = call(
+        &app,
+        &rival,
+        Method::POST,
+        &format!("/api/v1/orgs/{rival_org}/keys"),
+        Some(json!({"name": "theirs"})),
+    )
+    .await;
+    let rival_key = rival_key["key"].as_str().unwrap();
+    for path in ["/v1/prompts/greet/render", "/v1/prompts/greet/completions"] {
+        let resp = post(&app, rival_key, path, json!({"variables": vars})).await;
+        assert_eq!(resp.status(), 404, "{path}");
+    }
     // No key: 401.
     let resp = app
         .client

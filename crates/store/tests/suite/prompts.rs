@@ -9,6 +9,7 @@
 
 use keyway_domain::prompt::{PromptMessage, PromptTemplate};
 use keyway_domain::{OrgId, Slug};
+use keyway_store::prompts::VersionSelector;
 use keyway_store::{Database, StoreError};
 
 macro_rules! on_both_engines {
@@ -99,6 +100,29 @@ async fn prompts_version_label_and_delete(db: &Database) {
     assert_eq!(versions[1].template, template("Hi {{name}}"));
     assert_eq!(versions[1].commit_message, "first");
 
+    // Without labels the default is the newest version.
+    let pick = |selector: VersionSelector| async move {
+        db.resolve_prompt(acme, "greet", &selector)
+            .await
+            .map(|found| found.map(|(_, v)| v.version))
+    };
+    assert_eq!(pick(VersionSelector::Default).await.unwrap(), Some(2));
+    assert_eq!(pick(VersionSelector::Number(1)).await.unwrap(), Some(1));
+    assert!(matches!(
+        pick(VersionSelector::Number(9)).await,
+        Err(StoreError::NotFound("prompt version"))
+    ));
+    assert!(matches!(
+        pick(VersionSelector::Label("staging".into())).await,
+        Err(StoreError::NotFound("prompt label"))
+    ));
+    assert!(
+        db.resolve_prompt(acme, "nope", &VersionSelector::Default)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     db.set_prompt_label(acme, p.id, "production", 2, None)
         .await
         .unwrap();
@@ -113,6 +137,22 @@ async fn prompts_version_label_and_delete(db: &Database) {
     let by_slug = db.get_prompt_by_slug(acme, "greet").await.unwrap().unwrap();
     assert_eq!(by_slug.labels.get("production"), Some(&1));
     assert_eq!(by_slug.latest_version, 2);
+    // With a production label, the default follows it.
+    assert_eq!(pick(VersionSelector::Default).await.unwrap(), Some(1));
+    db.set_prompt_label(acme, p.id, "staging", 2, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        pick(VersionSelector::Label("staging".into()))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    db.delete_prompt_label(acme, p.id, "staging").await.unwrap();
+    assert!(matches!(
+        db.delete_prompt_label(acme, p.id, "staging").await,
+        Err(StoreError::NotFound("prompt label"))
+    ));
 
     // Another organization sees nothing of it.
     assert!(db.get_prompt(other, p.id).await.unwrap().is_none());
