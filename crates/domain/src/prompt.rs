@@ -140,6 +140,20 @@ impl PromptTemplate {
         Ok(())
     }
 
+    /// Slugs of the partials the messages include directly (templates that do not parse
+    /// include none).
+    pub fn partials(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for m in &self.messages {
+            if let Ok(nodes) = parse(&m.content) {
+                out.extend(partial_names(&nodes).into_iter().map(str::to_owned));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The variables to render with: `given` checked against the schema (names outside it are
     /// refused, required ones must be there) with defaults filled in.
     pub fn bind(&self, given: &Map<String, Value>) -> Result<Map<String, Value>, PromptError> {
@@ -206,6 +220,18 @@ impl PromptTemplate {
         body.insert("messages".into(), Value::Array(messages));
         Ok(body)
     }
+}
+
+/// Slugs of the partials a partial's text includes directly (none when it does not parse).
+pub fn partials_of(content: &str) -> Vec<String> {
+    parse(content)
+        .map(|nodes| {
+            partial_names(&nodes)
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Checks a partial's text: it parses, and every partial it names exists in `partials`.
@@ -694,6 +720,8 @@ mod tests {
             variables: BTreeMap::new(),
         };
         assert!(t.validate(&HashMap::new()).is_err());
+        assert_eq!(t.partials(), vec!["p".to_owned()]);
+        assert_eq!(partials_of("{{#a}}{{> q}}{{/a}}{{> p}}"), vec!["q", "p"]);
         let partials = HashMap::from([("p".to_owned(), "x".to_owned())]);
         t.validate(&partials).unwrap();
         t.parameters.insert("stream".into(), json!(true));

@@ -6,7 +6,8 @@
 //!
 //! Both take `{variables, label | version}` (neither: the `production` label's version, else
 //! the newest); completions also take `stream` and `overrides` (request parameters, including
-//! `model`, laid over the version's). Rendering is the domain's logic-less renderer
+//! `model`, laid over the version's) and answer with `x-keyway-prompt-id` and
+//! `x-keyway-prompt-version` besides the chat headers. Rendering is the domain's logic-less renderer
 //! ([`keyway_domain::prompt`]); its refusals are 400s in OpenAI's error shape.
 //!
 //! Resolved versions and each organization's partials are cached in-process for
@@ -372,5 +373,12 @@ pub async fn completions(
             return refuse(&state, &policy, &body, started, &refused);
         }
     };
-    crate::chat::serve(Api::Chat, &req, &chat_body, &state, Some(prompt)).await
+    let mut resp = crate::chat::serve(Api::Chat, &req, &chat_body, &state, Some(prompt)).await;
+    crate::chat::set_header(&mut resp, "x-keyway-prompt-id", &prompt.id.to_string());
+    crate::chat::set_header(
+        &mut resp,
+        "x-keyway-prompt-version",
+        &prompt.version.to_string(),
+    );
+    resp
 }

@@ -589,10 +589,53 @@ pub async fn partial_versions(
     Ok(state.db.list_partial_versions(ctx.org_id, id).await?)
 }
 
-/// Deletes a partial; prompts that include it fail to render (400) until it is recreated.
+/// Where a partial is included: `slug vN` of prompt versions that are newest or labelled, and
+/// `partial other` of other partials.
+async fn partial_users(
+    state: &ApiState,
+    ctx: &OrgCtx,
+    slug: &str,
+) -> Result<Vec<String>, ApiError> {
+    let mut users = Vec::new();
+    for p in state.db.list_prompts(ctx.org_id).await? {
+        let mut live: Vec<u32> = p.labels.values().copied().collect();
+        live.push(p.latest_version);
+        live.sort_unstable();
+        live.dedup();
+        for n in live {
+            let Some(v) = state.db.get_prompt_version(ctx.org_id, p.id, n).await? else {
+                continue;
+            };
+            if v.template.partials().iter().any(|s| s == slug) {
+                users.push(format!("{} v{n}", p.slug));
+            }
+        }
+    }
+    for other in state.db.list_partials(ctx.org_id).await? {
+        if other.slug != slug
+            && prompt::partials_of(&other.content)
+                .iter()
+                .any(|s| s == slug)
+        {
+            users.push(format!("partial {}", other.slug));
+        }
+    }
+    Ok(users)
+}
+
+/// Deletes a partial; refused (409) while a prompt's newest or labelled version, or another
+/// partial, includes it, since those would stop rendering.
 pub async fn delete_partial(state: &ApiState, ctx: &OrgCtx, id: Uuid) -> Result<(), ApiError> {
     ctx.require(Role::Admin, "deleting partials")?;
     let partial = get_partial(state, ctx, id).await?;
+    let users = partial_users(state, ctx, &partial.slug).await?;
+    if !users.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "partial `{}` is included by {}; change those first",
+            partial.slug,
+            users.join(", ")
+        )));
+    }
     state.db.delete_partial(ctx.org_id, id).await?;
     ctx.notify_gateways(state).await;
     ctx.audit(

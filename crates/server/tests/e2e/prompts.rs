@@ -393,6 +393,16 @@ async fn prompts_version_diff_label_and_roll_back(app: TestApp) {
         out["request"]["messages"][1]["content"],
         "Hi Ada. Cheers, kind bot"
     );
+    // The partial cannot be deleted while a live version includes it.
+    let (status, body) = call(&app, &owner, Method::DELETE, &part_path, None).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("greet v3"),
+        "{body}"
+    );
     // A partial that includes itself fails at the depth limit instead of looping.
     call(
         &app,
@@ -554,6 +564,7 @@ async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> reqwest::Res
 
 async fn answer(app: &TestApp, key: &str, body: Value) -> (String, Value) {
     let resp = post(app, key, "/v1/prompts/greet/completions", body).await;
+    assert!(resp.headers().contains_key("x-keyway-prompt-version"));
     let id = resp.headers()["x-keyway-request-id"]
         .to_str()
         .unwrap()
@@ -593,7 +604,15 @@ async fn gateway_renders_and_serves_prompts_by_label_and_version(app: TestApp) {
     // Completions through the mock (which echoes the last user message).
     let (_, body) = answer(&app, &key, json!({"variables": vars})).await;
     assert_eq!(content(&body), "Bye Ada");
-    let (_, body) = answer(&app, &key, json!({"variables": vars, "version": 1})).await;
+    let resp = post(
+        &app,
+        &key,
+        "/v1/prompts/greet/completions",
+        json!({"variables": vars, "version": 1}),
+    )
+    .await;
+    assert_eq!(resp.headers()["x-keyway-prompt-version"], "1");
+    let body: Value = resp.json().await.unwrap();
     assert_eq!(content(&body), "Hello Ada");
 
     // Moving production changes what is served at once; moving it back rolls back.

@@ -183,10 +183,11 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(PartialOut::from(p)))
 }
 
-/// Deletes a partial with its versions (admin).
+/// Deletes a partial with its versions (admin); refused (409) while a prompt's newest or
+/// labelled version, or another partial, includes it.
 #[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/partials/{partial_id}", tag = "prompts",
     params(("org_id" = Uuid, Path, description = "Organization id"), ("partial_id" = Uuid, Path, description = "Partial id")),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<ApiState>,
     caller: Caller,
