@@ -227,7 +227,10 @@ fn label_from(m: prompt_label::Model) -> PromptLabel {
 
 impl Database {
     /// Creates a prompt with its version 1.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per column of the prompt and its first version"
+    )]
     pub async fn create_prompt(
         &self,
         org: OrgId,
