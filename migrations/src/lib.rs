@@ -12,6 +12,7 @@ mod m20261205_000001_accounts;
 mod m20261205_200000_price_overrides;
 mod m20261205_400000_routing_configs;
 mod m20261205_400001_org_limits;
+mod m20261206_100000_prompts;
 
 /// Every control-plane migration, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_200000_price_overrides::Migration),
             Box::new(m20261205_400000_routing_configs::Migration),
             Box::new(m20261205_400001_org_limits::Migration),
+            Box::new(m20261206_100000_prompts::Migration),
         ]
     }
 }

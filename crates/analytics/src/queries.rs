@@ -115,6 +115,9 @@ pub(crate) fn raw_dimension(dimension: crate::Dimension) -> &'static str {
         Team => "ifNull(team_id, '')",
         EndUser => "ifNull(end_user_id, '')",
         Status => "toString(status_code)",
+        PromptVersion => {
+            "if(isNull(prompt_id), '', concat(assumeNotNull(prompt_id), '@', toString(assumeNotNull(prompt_version))))"
+        }
     }
 }
 
@@ -126,7 +129,7 @@ pub(crate) fn rollup_dimension(dimension: crate::Dimension) -> Option<&'static s
         Provider => Some("provider"),
         Key => Some("key_id"),
         Team => Some("team_id"),
-        EndUser | Status => None,
+        EndUser | Status | PromptVersion => None,
     }
 }
 

@@ -135,6 +135,8 @@ pub enum Dimension {
     EndUser,
     /// HTTP status code (as text, e.g. `"429"`).
     Status,
+    /// Stored prompt and version as `<prompt id>@<version>`, to compare prompt versions.
+    PromptVersion,
 }
 
 /// Latency percentiles in milliseconds; `None` when no request in range had the measurement.

@@ -372,6 +372,10 @@ impl SqlStore {
             Dimension::Team => "COALESCE(team_id, '')",
             Dimension::EndUser => "COALESCE(end_user_id, '')",
             Dimension::Status => "CAST(status_code AS TEXT)",
+            Dimension::PromptVersion => {
+                "CASE WHEN prompt_id IS NULL THEN '' \
+                 ELSE prompt_id || '@' || CAST(prompt_version AS TEXT) END"
+            }
         };
         let (clause, mut values) = self.where_clause(org_id, &f, None);
         values.push(i64::from(limit).into());

@@ -156,6 +156,10 @@ fn dimension_of(e: &RequestEvent, d: Dimension) -> Option<String> {
         Dimension::Team => e.team_id.clone(),
         Dimension::EndUser => e.end_user_id.clone(),
         Dimension::Status => Some(e.status_code.to_string()),
+        Dimension::PromptVersion => e
+            .prompt_id
+            .as_ref()
+            .map(|p| format!("{p}@{}", e.prompt_version.unwrap_or_default())),
     };
     v.filter(|s| !s.is_empty())
 }
@@ -462,6 +466,7 @@ async fn conformance(store: AnalyticsStore) -> anyhow::Result<()> {
         Dimension::Team,
         Dimension::EndUser,
         Dimension::Status,
+        Dimension::PromptVersion,
     ];
     for (name, f) in filters() {
         for d in dims {

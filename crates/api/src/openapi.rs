@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Keyway control plane API", version = env!("CARGO_PKG_VERSION"),
-        description = "Organizations, members, invites, teams, routing configs, provider credentials, virtual keys and the audit log. Authenticate with `Authorization: Bearer <access token>` from `/api/v1/auth/login`. Every error body is `{\"error\": {\"code\", \"message\"}}`."),
+        description = "Organizations, members, invites, teams, routing configs, prompts, provider credentials, virtual keys and the audit log. Authenticate with `Authorization: Bearer <access token>` from `/api/v1/auth/login`. Every error body is `{\"error\": {\"code\", \"message\"}}`."),
     paths(
         routes::auth::signup, routes::auth::verify_email, routes::auth::resend_verification,
         routes::auth::login, routes::auth::refresh, routes::auth::logout,
@@ -25,6 +25,13 @@ use utoipa::{Modify, OpenApi};
         routes::teams::delete, routes::teams::add_member, routes::teams::remove_member,
         routes::configs::create, routes::configs::list, routes::configs::get,
         routes::configs::update, routes::configs::delete, routes::configs::versions,
+        routes::prompts::create, routes::prompts::list, routes::prompts::get,
+        routes::prompts::update, routes::prompts::delete, routes::prompts::versions,
+        routes::prompts::create_version, routes::prompts::version, routes::prompts::diff,
+        routes::prompts::labels, routes::prompts::set_label, routes::prompts::delete_label,
+        routes::prompts::render,
+        routes::partials::create, routes::partials::list, routes::partials::get,
+        routes::partials::update, routes::partials::delete, routes::partials::versions,
         routes::providers::create, routes::providers::list, routes::providers::get,
         routes::providers::update, routes::providers::delete,
         routes::keys::create, routes::keys::list, routes::keys::get, routes::keys::update,
@@ -44,6 +51,7 @@ use utoipa::{Modify, OpenApi};
         (name = "invites", description = "Invitations"),
         (name = "teams", description = "Teams with budgets and limits"),
         (name = "configs", description = "Routing configs with immutable versions"),
+        (name = "prompts", description = "Prompt templates with immutable versions, labels, diff, render preview; partials"),
         (name = "providers", description = "Provider credentials (BYOK)"),
         (name = "keys", description = "Virtual keys"),
         (name = "limits", description = "Organization-wide and per-end-user rate limits and budgets"),

@@ -6,6 +6,7 @@
 mod email;
 mod ids;
 mod money;
+pub mod prompt;
 mod role;
 pub mod routing;
 mod secret;

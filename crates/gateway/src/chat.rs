@@ -31,7 +31,7 @@ pub async fn chat_completions(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
-    serve(Api::Chat, &req, &body, &state).await
+    serve(Api::Chat, &req, &body, &state, None).await
 }
 
 /// `POST /v1/messages`.
@@ -40,7 +40,7 @@ pub async fn messages(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
-    serve(Api::Messages, &req, &body, &state).await
+    serve(Api::Messages, &req, &body, &state, None).await
 }
 
 /// `POST /v1/completions` (legacy OpenAI Completions).
@@ -49,7 +49,7 @@ pub async fn completions(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
-    serve(Api::Completions, &req, &body, &state).await
+    serve(Api::Completions, &req, &body, &state, None).await
 }
 
 /// `POST /v1/responses` (OpenAI Responses).
@@ -58,7 +58,7 @@ pub async fn responses(
     body: web::Bytes,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
-    serve(Api::Responses, &req, &body, &state).await
+    serve(Api::Responses, &req, &body, &state, None).await
 }
 
 impl Surface {
@@ -207,7 +207,15 @@ impl ClientWriter {
     }
 }
 
-async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -> HttpResponse {
+/// Serves one generation request end to end (pipeline steps 2-11). `prompt` names the stored
+/// prompt version `body` was rendered from, recorded on the request event.
+pub(crate) async fn serve(
+    api: Api,
+    req: &HttpRequest,
+    body: &[u8],
+    state: &GatewayState,
+    prompt: Option<crate::prompts::PromptRef>,
+) -> HttpResponse {
     let surface = api.surface();
     let started = Instant::now();
     let request_id = uuid::Uuid::now_v7().to_string();
@@ -224,6 +232,10 @@ async fn serve(api: Api, req: &HttpRequest, body: &[u8], state: &GatewayState) -
     let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), api.name(), "");
     event.key_id = Some(policy.key_id.to_string());
     event.team_id = policy.team_id.map(|t| t.to_string());
+    if let Some(prompt) = prompt {
+        event.prompt_id = Some(prompt.id.to_string());
+        event.prompt_version = Some(prompt.version);
+    }
     let mut recorder = Recorder::new(state.events.clone(), event, started);
     if policy.log_bodies {
         recorder.log_bodies(body);

@@ -11,6 +11,9 @@
 //!    body for its surface into the canonical request; unknown fields (including any attempt
 //!    to name upstream URLs, keys or headers) are refused ([`chat`], [`completions`],
 //!    [`responses`]).
+//! 4. Prompt rendering for `/v1/prompts/{slug}/render` and `/completions` ([`prompts`]): the
+//!    org's stored version (label, number, or `production` else newest), cached in-process and
+//!    evicted on change messages; completions then continue as a chat request from step 3.
 //! 6. Rate limits (RPM/TPM) and budget reservation at the end user's (`x-keyway-user`), key's,
 //!    team's and organization's level, settled to the real cost when the request ends
 //!    ([`governance`]).
@@ -38,6 +41,7 @@ pub mod governance;
 pub mod limits;
 pub mod models;
 pub mod prices;
+pub mod prompts;
 pub mod record;
 pub mod responses;
 pub mod routing;
@@ -70,6 +74,8 @@ pub struct GatewayState {
     pub governance: governance::Governance,
     /// Routing configs, target health and the retry budget.
     pub routing: routing::Routing,
+    /// Stored prompts and partials.
+    pub prompts: prompts::Prompts,
     /// The health exchange with other replicas, once [`GatewayState::share_health`] ran.
     health_sync: Option<routing::HealthSync>,
 }
@@ -91,6 +97,7 @@ impl GatewayState {
             prices: prices::Prices::new(db.clone()),
             governance: governance::Governance::in_process(db.clone()),
             routing: routing::Routing::new(db.clone()),
+            prompts: prompts::Prompts::new(db.clone()),
             targets: targets::Targets::new(db, master_key),
             upstream: upstream::UpstreamClient::new(&config)?,
             events,
@@ -101,20 +108,22 @@ impl GatewayState {
     }
 
     /// Subscribes to the control plane's change messages on `kv` (Redis pub/sub, or the
-    /// in-process bus), evicting cached key policies, credentials, prices, limits and routing
-    /// configs as they change. Call it after [`GatewayState::with_governance`].
+    /// in-process bus), evicting cached key policies, credentials, prices, limits, routing
+    /// configs and prompts as they change. Call it after [`GatewayState::with_governance`].
     pub async fn listen_for_changes(&mut self, kv: &Kv) {
         let auth = self.auth.clone();
         let targets = self.targets.clone();
         let prices = self.prices.clone();
         let governance = self.governance.clone();
         let routing = self.routing.clone();
+        let prompts = self.prompts.clone();
         let listener = keyway_store::invalidation::listen(kv, move |change| {
             auth.evict(&change);
             targets.evict(&change);
             prices.evict(&change);
             governance.evict(&change);
             routing.evict(&change);
+            prompts.evict(&change);
         })
         .await;
         self.invalidations = Some(listener);
@@ -151,6 +160,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/completions", web::post().to(chat::completions))
             .route("/responses", web::post().to(chat::responses))
             .route("/embeddings", web::post().to(embeddings::embeddings))
+            .route("/prompts/{slug}/render", web::post().to(prompts::render))
+            .route(
+                "/prompts/{slug}/completions",
+                web::post().to(prompts::completions),
+            )
             .route("/models", web::get().to(models::list))
             .default_service(web::to(unknown_route)),
     );

@@ -22,6 +22,7 @@ pub mod members;
 pub mod org_limits;
 pub mod orgs;
 pub mod price_overrides;
+pub mod prompts;
 pub mod teams;
 pub mod tokens;
 pub mod virtual_keys;

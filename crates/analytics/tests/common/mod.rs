@@ -201,6 +201,8 @@ pub fn dataset(org_id: &str) -> Vec<RequestEvent> {
                 team_id: (i % 2 == 0).then(|| "team-a".to_owned()),
                 key_id: (i % 5 != 0).then(|| format!("key-{}", i % 4)),
                 end_user_id: (i % 3 == 0).then(|| format!("user-{}", i % 2)),
+                prompt_id: (i % 4 != 3).then(|| format!("prompt-{}", i % 2)),
+                prompt_version: (i % 4 != 3).then_some(n % 3 + 1),
                 provider: (!failed_upstream).then(|| provider.to_owned()),
                 served_model: (!failed_upstream).then(|| served.to_owned()),
                 stream: i % 2 == 1,

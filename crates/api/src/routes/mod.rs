@@ -11,6 +11,8 @@ pub mod limits;
 pub mod me;
 pub mod members;
 pub mod orgs;
+pub mod partials;
+pub mod prompts;
 pub mod providers;
 pub mod teams;
 
@@ -25,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(invites::configure)
         .configure(teams::configure)
         .configure(configs::configure)
+        .configure(prompts::configure)
+        .configure(partials::configure)
         .configure(providers::configure)
         .configure(keys::configure)
         .configure(limits::configure)

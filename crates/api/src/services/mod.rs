@@ -15,6 +15,7 @@ pub mod keys;
 pub mod limits;
 pub mod members;
 pub mod orgs;
+pub mod prompts;
 pub mod providers;
 pub mod spend;
 pub mod teams;

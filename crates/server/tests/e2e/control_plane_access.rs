@@ -124,6 +124,93 @@ fn rows() -> Vec<Row> {
         ),
         r(
             Method::POST,
+            "/api/v1/orgs/{org_id}/prompts",
+            [201, 201, 403, 403],
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/prompts", READ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}",
+            READ,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}",
+            [200, 200, 403, 403],
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}",
+            [204, 204, 403, 403],
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/versions",
+            READ,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/versions",
+            [201, 201, 403, 403],
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/versions/{version}",
+            READ,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/diff",
+            READ,
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/labels",
+            READ,
+        ),
+        r(
+            Method::PUT,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/labels/{label}",
+            [200, 200, 403, 403],
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/labels/{label}",
+            [204, 204, 403, 403],
+        ),
+        r(
+            Method::POST,
+            "/api/v1/orgs/{org_id}/prompts/{prompt_id}/render",
+            READ,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/orgs/{org_id}/partials",
+            [201, 201, 403, 403],
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/partials", READ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/partials/{partial_id}",
+            READ,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/orgs/{org_id}/partials/{partial_id}",
+            [200, 200, 403, 403],
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/orgs/{org_id}/partials/{partial_id}",
+            [204, 204, 403, 403],
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/partials/{partial_id}/versions",
+            READ,
+        ),
+        r(
+            Method::POST,
             "/api/v1/orgs/{org_id}/providers",
             [201, 201, 403, 403],
         ),
@@ -313,6 +400,44 @@ impl World {
                 .await;
             ids.push(("{config_id}", c["id"].as_str().unwrap().to_owned()));
         }
+        if path.contains("{prompt_id}") {
+            let p = self
+                .owner_call(
+                    Method::POST,
+                    &format!("/api/v1/orgs/{org}/prompts"),
+                    json!({
+                        "slug": format!("p{n}"), "name": format!("prompt {n}"),
+                        "model": "openai/gpt-4o-mini",
+                        "messages": [{"role": "user", "content": "Hi {{name}}"}],
+                        "variables": {"name": {"default": "you"}},
+                    }),
+                )
+                .await;
+            let prompt_id = p["id"].as_str().unwrap().to_owned();
+            if path.contains("{label}") {
+                self.owner_call(
+                    Method::PUT,
+                    &format!("/api/v1/orgs/{org}/prompts/{prompt_id}/labels/production"),
+                    json!({"version": 1}),
+                )
+                .await;
+                ids.push(("{label}", "production".to_owned()));
+            }
+            if path.contains("{version}") {
+                ids.push(("{version}", "1".to_owned()));
+            }
+            ids.push(("{prompt_id}", prompt_id));
+        }
+        if path.contains("{partial_id}") {
+            let p = self
+                .owner_call(
+                    Method::POST,
+                    &format!("/api/v1/orgs/{org}/partials"),
+                    json!({"slug": format!("part{n}"), "content": "Thanks."}),
+                )
+                .await;
+            ids.push(("{partial_id}", p["id"].as_str().unwrap().to_owned()));
+        }
         if path.contains("{key_id}") {
             let k = self
                 .owner_call(
@@ -418,6 +543,20 @@ impl World {
                 json!({"name": format!("new config {n}"), "config": {"strategy": {"mode": "fallback"}, "targets": [{"provider": "@a"}, {"provider": "@b"}]}})
             }
             ("PATCH", "{config_id}") => json!({"config": {"provider": "@anthropic"}}),
+            ("POST", "prompts") => json!({
+                "slug": format!("new-{n}"), "name": format!("new prompt {n}"),
+                "model": "openai/gpt-4o-mini",
+                "messages": [{"role": "user", "content": "Hello"}],
+            }),
+            ("PATCH", "{prompt_id}") => json!({"name": format!("renamed {n}")}),
+            ("POST", "versions") => json!({
+                "model": "openai/gpt-4o-mini",
+                "messages": [{"role": "user", "content": "Hello again"}],
+            }),
+            ("PUT", "{label}") => json!({"version": 1}),
+            ("POST", "render") => json!({"variables": {"name": "Ada"}}),
+            ("POST", "partials") => json!({"slug": format!("new-part-{n}"), "content": "Bye."}),
+            ("PATCH", "{partial_id}") => json!({"content": "Bye now."}),
             ("PUT", "limits") => json!({"limits": {"rpm": 1000}, "end_user_limits": {"rpm": 10}}),
             ("POST", "keys") => json!({"name": format!("new key {n}")}),
             ("PATCH", "{key_id}") => json!({"name": format!("renamed {n}")}),

@@ -12,6 +12,7 @@ mod governance_multi_process;
 mod governance_redis_down;
 mod invalidation;
 mod prices;
+mod prompts;
 mod providers;
 mod routing_configs;
 mod routing_exec;

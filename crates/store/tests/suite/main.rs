@@ -4,5 +4,6 @@
 mod health;
 mod limits;
 mod price_overrides;
+mod prompts;
 mod store;
 mod tenant_data;

@@ -297,11 +297,12 @@ pub async fn timeseries(
     }))
 }
 
-/// Totals per value of `by` (`model` default, `provider`, `key`, `team`, `end_user`, `status`);
+/// Totals per value of `by` (`model` default, `provider`, `key`, `team`, `end_user`, `status`,
+/// `prompt_version` as `<prompt id>@<version>`);
 /// option `limit` (default 20).
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/analytics/breakdown", tag = "analytics",
     params(("org_id" = Uuid, Path, description = "Organization id"), FilterQuery,
-        ("by" = Option<String>, Query, description = "model, provider, key, team, end_user or status"),
+        ("by" = Option<String>, Query, description = "model, provider, key, team, end_user, status or prompt_version"),
         ("limit" = Option<u32>, Query, description = "groups, 1 to 1000 (default 20)")),
     responses((status = 200, body = BreakdownOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn breakdown(
