@@ -18,7 +18,7 @@ fn summary(k: &VirtualKey) -> serde_json::Value {
         "name": k.name, "prefix": k.prefix, "team_id": k.team_id,
         "allowed_models": k.allowed_models,
         "allowed_providers": k.allowed_providers.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "limits": k.limits, "budget": k.budget, "expires_at": k.expires_at,
+        "limits": k.limits, "budget": super::budget_summary(k.budget.as_ref()), "expires_at": k.expires_at,
         "default_config_id": k.default_config_id,
     })
 }

@@ -19,8 +19,8 @@ pub async fn set(state: &ApiState, ctx: &OrgCtx, limits: OrgLimits) -> Result<Or
     let after = state.db.set_org_limits(ctx.org_id, &limits).await?;
     let summary = |l: &OrgLimits| {
         json!({
-            "limits": l.limits, "budget": l.budget,
-            "end_user_limits": l.end_user_limits, "end_user_budget": l.end_user_budget,
+            "limits": l.limits, "budget": super::budget_summary(l.budget.as_ref()),
+            "end_user_limits": l.end_user_limits, "end_user_budget": super::budget_summary(l.end_user_budget.as_ref()),
         })
     };
     ctx.audit(

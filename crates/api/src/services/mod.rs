@@ -176,6 +176,14 @@ pub fn paginate<T>(
     })
 }
 
+/// A budget as audit summaries show it: decimal USD like the API, not stored nano-dollars.
+pub fn budget_summary(budget: Option<&keyway_store::virtual_keys::KeyBudget>) -> serde_json::Value {
+    budget.map_or(
+        serde_json::Value::Null,
+        |b| serde_json::json!({"limit_usd": b.limit.to_string(), "period": b.period}),
+    )
+}
+
 /// Trims a display name and checks its length.
 pub fn clean_name(name: &str, what: &str) -> Result<String, ApiError> {
     let name = name.trim();

@@ -50,7 +50,7 @@ pub async fn create(
         "team.create",
         "team",
         team.id,
-        json!({"name": team.name, "limits": team.limits, "budget": team.budget}),
+        json!({"name": team.name, "limits": team.limits, "budget": super::budget_summary(team.budget.as_ref())}),
     )
     .await?;
     Ok(team)
@@ -80,8 +80,8 @@ pub async fn update(
         "team",
         id,
         json!({
-            "before": {"name": before.name, "limits": before.limits, "budget": before.budget},
-            "after": {"name": after.name, "limits": after.limits, "budget": after.budget},
+            "before": {"name": before.name, "limits": before.limits, "budget": super::budget_summary(before.budget.as_ref())},
+            "after": {"name": after.name, "limits": after.limits, "budget": super::budget_summary(after.budget.as_ref())},
         }),
     )
     .await?;
