@@ -1,0 +1,336 @@
+//! Guardrails in the pipeline (step 5 on the input, step 9 on the output): the checks of the
+//! guardrails a key attaches ([`keyway_domain::guardrails`]) run on the request's message text
+//! before the upstream call and on the answer's text before the client sees it.
+//!
+//! - `deny`: the request ends with HTTP 446 and the verdicts, in the surface's error shape
+//!   (OpenAI `{"error": {"code": "guardrail_denied", "verdicts": [...]}}`, Anthropic
+//!   `{"type": "error", "error": {"type": "guardrail_error", "verdicts": [...]}}`); an input
+//!   denial never reaches the provider.
+//! - `flag`: the request passes; the failed checks are listed in the `x-keyway-guardrails`
+//!   response header (`<guardrail>/<check>=<action>`, comma-separated) and in the request's
+//!   log (metadata key `keyway.guardrails`, the same compact list).
+//! - `redact`: the matched text is replaced (`[REDACTED_EMAIL]`, ...) in the request before it is
+//!   sent upstream, or in the answer before it reaches the client; listed like `flag`.
+//!
+//! Streams with output checks are buffered: the gateway reads the whole upstream stream, runs the
+//! checks on each choice's text, and only then answers (with the stream's events, redacted
+//! where needed, or a 446). Without output checks streams pass through as they arrive.
+//!
+//! Guardrails are cached in-process for [`GUARDRAIL_TTL`] and evicted when the control plane
+//! announces a change of their organization ([`Guardrails::evict`]).
+
+use crate::error::{GatewayError, Surface};
+use crate::record::Recorder;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use keyway_domain::OrgId;
+use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict};
+use keyway_providers::canonical::{ContentPart, Message};
+use keyway_providers::{ChatRequest, ChatResponse, StreamEvent};
+use keyway_store::Database;
+use keyway_store::invalidation::Change;
+use keyway_store::virtual_keys::KeyPolicy;
+use moka::sync::Cache;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a loaded guardrail stays cached without a change message.
+pub const GUARDRAIL_TTL: Duration = Duration::from_secs(30);
+/// The status of a request a guardrail denied.
+pub const DENIED_STATUS: u16 = 446;
+/// The response header listing failed `flag` and `redact` checks.
+pub const HEADER: &str = "x-keyway-guardrails";
+/// The request-event metadata key holding the same list.
+pub const METADATA_KEY: &str = "keyway.guardrails";
+
+/// One stored guardrail's newest version, compiled.
+#[derive(Debug)]
+pub struct Loaded {
+    slug: String,
+    guardrail: Guardrail,
+}
+
+/// The guardrail cache over the control-plane database.
+#[derive(Clone)]
+pub struct Guardrails {
+    db: Database,
+    cache: Cache<(OrgId, Uuid), Option<Arc<Loaded>>>,
+}
+
+impl Guardrails {
+    /// An empty cache over `db`.
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(GUARDRAIL_TTL)
+                .support_invalidation_closures()
+                .build(),
+        }
+    }
+
+    /// Drops what is cached of the organization `change` names (everything for [`Change::All`]).
+    pub fn evict(&self, change: &Change) {
+        match change {
+            Change::Key(_) => {}
+            Change::Org(org) => {
+                let org = *org;
+                if self
+                    .cache
+                    .invalidate_entries_if(move |(o, _), _| *o == org)
+                    .is_err()
+                {
+                    self.cache.invalidate_all();
+                }
+            }
+            Change::All => self.cache.invalidate_all(),
+        }
+    }
+
+    /// The guardrails `policy`'s key attaches, in order. One that no longer exists is skipped
+    /// (the control plane refuses to delete an attached guardrail).
+    pub async fn for_key(&self, policy: &KeyPolicy) -> Result<Active, GatewayError> {
+        let mut loaded = Vec::with_capacity(policy.guardrails.len());
+        for id in &policy.guardrails {
+            let key = (policy.org_id, *id);
+            let found = match self.cache.get(&key) {
+                Some(found) => found,
+                None => {
+                    let found = self.load(policy.org_id, *id).await?;
+                    self.cache.insert(key, found.clone());
+                    found
+                }
+            };
+            loaded.extend(found);
+        }
+        Ok(Active(loaded))
+    }
+
+    async fn load(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {
+        let record = self.db.get_guardrail(org, id).await.map_err(|e| {
+            tracing::error!(error = %e, "loading a guardrail failed");
+            GatewayError::unavailable("Guardrails could not be loaded; try again shortly.")
+        })?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        match Guardrail::parse(&record.definition) {
+            Ok(guardrail) => Ok(Some(Arc::new(Loaded {
+                slug: record.slug,
+                guardrail,
+            }))),
+            Err(e) => {
+                // Stored definitions were validated; one this build cannot read fails closed.
+                tracing::error!(guardrail = %id, error = %e, "a stored guardrail does not parse");
+                Err(GatewayError::internal())
+            }
+        }
+    }
+}
+
+/// The guardrails of one request.
+#[derive(Debug, Default)]
+pub struct Active(Vec<Arc<Loaded>>);
+
+impl Active {
+    /// Whether any check runs at `stage`.
+    pub fn has(&self, stage: Stage) -> bool {
+        self.0.iter().any(|g| g.guardrail.has(stage))
+    }
+
+    /// Runs every guardrail's checks of `stage` on `texts`, rewriting them where a check
+    /// redacts; verdicts name their guardrail.
+    pub fn run(&self, stage: Stage, texts: &mut [String], model: &str) -> Vec<Verdict> {
+        let mut verdicts = Vec::new();
+        for loaded in &self.0 {
+            for mut v in loaded.guardrail.run(stage, texts, model) {
+                v.guardrail = Some(loaded.slug.clone());
+                verdicts.push(v);
+            }
+        }
+        verdicts
+    }
+
+    /// Runs the input checks on the text of every message of `requests`, redacting in place.
+    pub fn check_input(&self, requests: &mut [ChatRequest]) -> Vec<Verdict> {
+        if !self.has(Stage::Input) {
+            return Vec::new();
+        }
+        let model = requests
+            .first()
+            .map(|r| r.model.clone())
+            .unwrap_or_default();
+        let mut texts = Vec::new();
+        for_each_input_text(requests, |t| texts.push(t.clone()));
+        let before = texts.clone();
+        let verdicts = self.run(Stage::Input, &mut texts, &model);
+        if texts != before {
+            let mut it = texts.into_iter();
+            for_each_input_text(requests, |t| {
+                if let Some(new) = it.next() {
+                    *t = new;
+                }
+            });
+        }
+        verdicts
+    }
+
+    /// Runs the output checks on each choice's text of a whole answer, redacting in place.
+    pub fn check_answer(&self, answer: &mut ChatResponse, model: &str) -> Vec<Verdict> {
+        if !self.has(Stage::Output) {
+            return Vec::new();
+        }
+        let mut texts: Vec<String> = answer
+            .choices
+            .iter()
+            .map(|c| c.text.clone().unwrap_or_default())
+            .collect();
+        let verdicts = self.run(Stage::Output, &mut texts, model);
+        for (choice, text) in answer.choices.iter_mut().zip(texts) {
+            if choice.text.is_some() || !text.is_empty() {
+                choice.text = Some(text);
+            }
+        }
+        verdicts
+    }
+
+    /// Runs the output checks on each choice's text of a buffered stream; where text was
+    /// redacted, the choice's first text delta carries the whole new text and its others go.
+    pub fn check_stream(&self, events: &mut Vec<StreamEvent>, model: &str) -> Vec<Verdict> {
+        if !self.has(Stage::Output) {
+            return Vec::new();
+        }
+        let mut choices: Vec<u32> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for event in events.iter() {
+            if let StreamEvent::TextDelta { choice, text } = event {
+                match choices.iter().position(|c| c == choice) {
+                    Some(i) => texts[i].push_str(text),
+                    None => {
+                        choices.push(*choice);
+                        texts.push(text.clone());
+                    }
+                }
+            }
+        }
+        if texts.is_empty() {
+            texts.push(String::new());
+        }
+        let before = texts.clone();
+        let verdicts = self.run(Stage::Output, &mut texts, model);
+        if texts != before {
+            let mut pending: Vec<Option<String>> = texts.into_iter().map(Some).collect();
+            events.retain_mut(|event| match event {
+                StreamEvent::TextDelta { choice, text } => {
+                    match choices.iter().position(|c| c == choice) {
+                        Some(i) => match pending[i].take() {
+                            Some(whole) => {
+                                *text = whole;
+                                true
+                            }
+                            None => false,
+                        },
+                        None => true,
+                    }
+                }
+                _ => true,
+            });
+        }
+        verdicts
+    }
+}
+
+fn for_each_input_text(requests: &mut [ChatRequest], mut f: impl FnMut(&mut String)) {
+    for request in requests {
+        for message in &mut request.messages {
+            let parts = match message {
+                Message::System { content }
+                | Message::User { content }
+                | Message::Assistant { content, .. }
+                | Message::Tool { content, .. } => content,
+            };
+            for part in parts {
+                if let ContentPart::Text(text) = part {
+                    f(text);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed `deny` check is among `verdicts`.
+pub fn denied(verdicts: &[Verdict]) -> bool {
+    verdicts
+        .iter()
+        .any(|v| !v.passed && v.action == Action::Deny)
+}
+
+/// The failed checks as `<guardrail>/<check>=<action>`, comma-separated; `None` when all passed.
+pub fn summary(verdicts: &[Verdict]) -> Option<String> {
+    let failed: Vec<String> = verdicts
+        .iter()
+        .filter(|v| !v.passed)
+        .map(|v| {
+            format!(
+                "{}/{}={}",
+                v.guardrail.as_deref().unwrap_or(""),
+                v.check,
+                v.action.as_str()
+            )
+        })
+        .collect();
+    (!failed.is_empty()).then(|| failed.join(","))
+}
+
+/// Records the failed checks in the request event's metadata (`keyway.guardrails`).
+pub fn record(recorder: &mut Recorder, verdicts: &[Verdict]) {
+    let Some(summary) = summary(verdicts) else {
+        return;
+    };
+    let event = recorder.event();
+    match event.metadata_keys.iter().position(|k| k == METADATA_KEY) {
+        Some(i) => {
+            if let Some(value) = event.metadata_values.get_mut(i) {
+                value.push(',');
+                value.push_str(&summary);
+            }
+        }
+        None => {
+            event.metadata_keys.push(METADATA_KEY.to_owned());
+            event.metadata_values.push(summary);
+        }
+    }
+}
+
+/// The 446 answer for denied `verdicts`, in `surface`'s error shape.
+pub fn denial(surface: Surface, verdicts: &[Verdict]) -> HttpResponse {
+    let failed: Vec<&Verdict> = verdicts
+        .iter()
+        .filter(|v| !v.passed && v.action == Action::Deny)
+        .collect();
+    let names: Vec<String> = failed
+        .iter()
+        .map(|v| format!("{}/{}", v.guardrail.as_deref().unwrap_or(""), v.check))
+        .collect();
+    let message = format!("Denied by guardrail check(s): {}.", names.join(", "));
+    let body = match surface {
+        Surface::OpenAi => json!({
+            "error": {
+                "message": message,
+                "type": "guardrail_error",
+                "param": null,
+                "code": "guardrail_denied",
+                "verdicts": verdicts,
+            }
+        }),
+        Surface::Anthropic => json!({
+            "type": "error",
+            "error": {"type": "guardrail_error", "message": message, "verdicts": verdicts},
+        }),
+    };
+    let status = StatusCode::from_u16(DENIED_STATUS).unwrap_or(StatusCode::FORBIDDEN);
+    HttpResponse::build(status).json(body)
+}
