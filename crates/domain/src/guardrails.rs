@@ -15,6 +15,7 @@
 //! not), `words` (case-insensitive words or phrases on word boundaries), `pii` (`kinds` among
 //! `email`, `phone`, `credit_card` (Luhn-checked), `iban` (mod-97-checked), `ssn` (US),
 //! `ip` (v4 and v6), `secret` (provider and Keyway keys, bearer tokens); all by default),
+//! `json_schema` (the text is JSON valid against `schema`; remote `$ref`s are never fetched),
 //! `json_keys` (the text is a JSON object holding every key), `length` (`unit` `chars`, `words`
 //! or `tokens` (approximated as 4 characters each), `min`/`max`), `models` (the request's model
 //! is one of `allowed`), `charset` (`allowed` `ascii` or `latin`), and `injection` (the
@@ -32,7 +33,7 @@ use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// The only definition version this gateway reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -179,6 +180,11 @@ pub enum CheckSpec {
         #[serde(default)]
         kinds: Vec<PiiKind>,
     },
+    /// The text is JSON valid against a JSON Schema (remote `$ref`s are not fetched).
+    JsonSchema {
+        /// The schema.
+        schema: serde_json::Value,
+    },
     /// The text is a JSON object with these keys.
     JsonKeys {
         /// Required top-level keys.
@@ -224,6 +230,7 @@ impl CheckSpec {
             CheckSpec::Regex { .. } => "regex",
             CheckSpec::Words { .. } => "words",
             CheckSpec::Pii { .. } => "pii",
+            CheckSpec::JsonSchema { .. } => "json_schema",
             CheckSpec::JsonKeys { .. } => "json_keys",
             CheckSpec::Length { .. } => "length",
             CheckSpec::Models { .. } => "models",
@@ -274,11 +281,22 @@ enum Compiled {
     Regex(Regex, RegexMode),
     Words(Regex),
     Pii(Vec<PiiKind>),
+    JsonSchema(Schema),
     JsonKeys(Vec<String>),
     Length(LengthUnit, Option<u64>, Option<u64>),
     Models(Vec<String>),
     Charset(Charset),
     Injection(f64),
+}
+
+/// A compiled JSON Schema.
+#[derive(Clone)]
+struct Schema(Arc<jsonschema::Validator>);
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Schema")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -496,6 +514,21 @@ fn compile_spec(
             kinds.dedup();
             Some(Compiled::Pii(kinds))
         }
+        // Schema patterns use the linear-time `regex` engine, size-limited like regex checks.
+        CheckSpec::JsonSchema { schema } => match jsonschema::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex().size_limit(REGEX_SIZE_LIMIT))
+            .build(schema)
+        {
+            Ok(validator) => Some(Compiled::JsonSchema(Schema(Arc::new(validator)))),
+            Err(e) => {
+                push(
+                    errors,
+                    at("check.schema"),
+                    format!("invalid JSON Schema: {e}"),
+                );
+                None
+            }
+        },
         CheckSpec::JsonKeys { keys } => {
             if keys.is_empty() {
                 push(errors, at("check.keys"), "must name at least one key");
@@ -591,6 +624,7 @@ fn evaluate(compiled: &Compiled, text: &str, model: &str) -> Findings {
         }
         Compiled::Words(re) => matches_of(re, text, "word", "listed word or phrase"),
         Compiled::Pii(kinds) => pii(kinds, text),
+        Compiled::JsonSchema(schema) => json_schema(&schema.0, text),
         Compiled::JsonKeys(keys) => json_keys(keys, text),
         Compiled::Length(unit, min, max) => {
             let (n, name) = match unit {
@@ -648,6 +682,34 @@ fn in_charset(set: Charset, c: char) -> bool {
                 || matches!(c, '\u{00A0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' | '\u{2000}'..='\u{206F}' | '\u{20A0}'..='\u{20CF}')
         }
     }
+}
+
+fn json_schema(validator: &jsonschema::Validator, text: &str) -> Findings {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text.trim()) else {
+        return Findings::fail("not valid JSON");
+    };
+    // Paths only: a validation message could quote the text itself.
+    let paths: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            }
+        })
+        .collect();
+    if paths.is_empty() {
+        return Findings::default();
+    }
+    let mut shown: Vec<&str> = paths.iter().map(String::as_str).take(5).collect();
+    shown.dedup();
+    Findings::fail(format!(
+        "{} schema violation(s) at {}",
+        paths.len(),
+        shown.join(", ")
+    ))
 }
 
 fn json_keys(keys: &[String], text: &str) -> Findings {

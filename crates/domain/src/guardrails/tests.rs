@@ -275,3 +275,38 @@ fn stages_are_separate_and_redaction_applies_per_part() {
     let v = g.run(Stage::Output, &mut texts, "m");
     assert_eq!((v[0].check.as_str(), v[0].passed), ("out", false));
 }
+
+#[test]
+fn json_schema_validates_output_and_reports_paths_only() {
+    let schema = json!({"type": "object", "required": ["answer"],
+        "properties": {"answer": {"type": "string"}, "score": {"type": "integer"}}});
+    let check = json!({"type": "json_schema", "schema": schema});
+    assert!(run("deny", check.clone(), r#"{"answer": "yes", "score": 3}"#).0);
+    assert!(!run("deny", check.clone(), r#"{"score": 3}"#).0);
+    assert!(!run("deny", check.clone(), "no json").0);
+    let g = one("output", "deny", check);
+    let mut texts = vec![r#"{"answer": "yes", "score": "hunter2"}"#.to_owned()];
+    let v = g.run(Stage::Output, &mut texts, "m");
+    assert!(!v[0].passed);
+    assert!(v[0].details.contains("/score"), "{}", v[0].details);
+    assert!(!v[0].details.contains("hunter2"), "{}", v[0].details);
+}
+
+#[test]
+fn json_schema_errors_name_the_path_and_fetch_nothing() {
+    let e = errors(json!({"version": 1, "checks": [
+        {"id": "s", "on": "output", "action": "deny", "check": {"type": "json_schema", "schema": {"type": 12}}}
+    ]}));
+    assert!(
+        e.starts_with("checks[0].check.schema: invalid JSON Schema"),
+        "{e}"
+    );
+    let e = errors(json!({"version": 1, "checks": [
+        {"id": "s", "on": "output", "action": "deny",
+         "check": {"type": "json_schema", "schema": {"$ref": "http://127.0.0.1:9/schema.json"}}}
+    ]}));
+    assert!(
+        e.starts_with("checks[0].check.schema: invalid JSON Schema"),
+        "{e}"
+    );
+}
