@@ -22,6 +22,11 @@
 //! prompt-injection phrases of [`INJECTION_PHRASES`], each with a weight; fails when the summed
 //! weight of the phrases found reaches `threshold`, 1.0 by default).
 //!
+//! `webhook` (`url`, `timeout_ms`: the gateway POSTs `{"guardrail", "check", "on", "model",
+//! "text"}` and reads `{"passed": bool, "details": "..."}`; an unreachable, slow or malformed
+//! answer fails the check; [`Guardrail::run`] leaves webhooks to the caller, which owns the
+//! network: see [`Guardrail::webhooks`]).
+//!
 //! Actions: `deny` refuses the request (HTTP 446), `flag` lets it pass and reports the verdict,
 //! `redact` rewrites the matched text (`regex` with mode `match`, `words` and `pii` only).
 //! Verdicts name the check and say what was found, never the matched text itself.
@@ -212,6 +217,15 @@ pub enum CheckSpec {
         /// The set.
         allowed: Charset,
     },
+    /// A verdict from the customer's service: the gateway POSTs
+    /// `{"guardrail", "check", "on", "model", "text"}` to `url` and reads `{"passed", "details"}`.
+    Webhook {
+        /// `http(s)://` URL, called through the gateway's SSRF-safe client.
+        url: String,
+        /// How long the whole call may take.
+        #[serde(default = "default_webhook_timeout")]
+        timeout_ms: u64,
+    },
     /// Prompt-injection heuristics.
     Injection {
         /// Summed phrase weight at which the check fails.
@@ -223,6 +237,13 @@ pub enum CheckSpec {
 fn default_threshold() -> f64 {
     1.0
 }
+
+fn default_webhook_timeout() -> u64 {
+    3_000
+}
+
+/// Longest webhook timeout (milliseconds).
+pub const MAX_WEBHOOK_TIMEOUT_MS: u64 = 10_000;
 
 impl CheckSpec {
     fn type_name(&self) -> &'static str {
@@ -236,6 +257,7 @@ impl CheckSpec {
             CheckSpec::Models { .. } => "models",
             CheckSpec::Charset { .. } => "charset",
             CheckSpec::Injection { .. } => "injection",
+            CheckSpec::Webhook { .. } => "webhook",
         }
     }
 
@@ -287,6 +309,20 @@ enum Compiled {
     Models(Vec<String>),
     Charset(Charset),
     Injection(f64),
+    Webhook(Webhook),
+}
+
+/// A webhook check: run by the caller, which owns the network ([`Guardrail::webhooks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// The check's id.
+    pub check: String,
+    /// What a failure does (`deny` or `flag`).
+    pub action: Action,
+    /// Where to POST.
+    pub url: String,
+    /// How long the whole call may take.
+    pub timeout: std::time::Duration,
 }
 
 /// A compiled JSON Schema.
@@ -391,7 +427,35 @@ impl Guardrail {
                     ),
                 );
             }
-            if let Some(compiled) = compile_spec(&c.check, &at, &mut errors) {
+            if let CheckSpec::Webhook { url, timeout_ms } = &c.check {
+                if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2_000
+                {
+                    push(
+                        &mut errors,
+                        at("check.url"),
+                        "must be an http(s):// URL of at most 2000 characters",
+                    );
+                }
+                if *timeout_ms == 0 || *timeout_ms > MAX_WEBHOOK_TIMEOUT_MS {
+                    push(
+                        &mut errors,
+                        at("check.timeout_ms"),
+                        format!("must be 1 to {MAX_WEBHOOK_TIMEOUT_MS}"),
+                    );
+                }
+                checks.push(Check {
+                    id: c.id.clone(),
+                    on: c.on,
+                    action: c.action,
+                    kind: c.check.type_name(),
+                    compiled: Compiled::Webhook(Webhook {
+                        check: c.id.clone(),
+                        action: c.action,
+                        url: url.clone(),
+                        timeout: std::time::Duration::from_millis(*timeout_ms),
+                    }),
+                });
+            } else if let Some(compiled) = compile_spec(&c.check, &at, &mut errors) {
                 checks.push(Check {
                     id: c.id.clone(),
                     on: c.on,
@@ -413,12 +477,25 @@ impl Guardrail {
         self.checks.iter().any(|c| c.on == stage)
     }
 
-    /// Runs the checks of `stage` in order on `texts` (the text parts of a request or answer),
+    /// The webhook checks of `stage`, in order; [`Guardrail::run`] leaves them to the caller.
+    pub fn webhooks(&self, stage: Stage) -> Vec<Webhook> {
+        self.checks
+            .iter()
+            .filter(|c| c.on == stage)
+            .filter_map(|c| match &c.compiled {
+                Compiled::Webhook(hook) => Some(hook.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Runs the checks of `stage` in order (webhooks excepted) on `texts` (the text parts of a request or answer),
     /// rewriting them where a `redact` check failed. Checks that redact look at each part;
     /// the others at all parts joined by newlines. `model` is the model the request names.
     pub fn run(&self, stage: Stage, texts: &mut [String], model: &str) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
-        for check in self.checks.iter().filter(|c| c.on == stage) {
+        let local = |c: &&Check| c.on == stage && !matches!(c.compiled, Compiled::Webhook(_));
+        for check in self.checks.iter().filter(local) {
             let found = if check.action == Action::Redact {
                 let mut total = Findings::default();
                 for text in texts.iter_mut() {
@@ -552,6 +629,8 @@ fn compile_spec(
             Some(Compiled::Models(allowed.clone()))
         }
         CheckSpec::Charset { allowed } => Some(Compiled::Charset(*allowed)),
+        // Validated and compiled by the caller (it needs the check's id and action).
+        CheckSpec::Webhook { .. } => None,
         CheckSpec::Injection { threshold } => {
             if !threshold.is_finite() || *threshold <= 0.0 {
                 push(errors, at("check.threshold"), "must be a number > 0");
@@ -654,6 +733,8 @@ fn evaluate(compiled: &Compiled, text: &str, model: &str) -> Findings {
             }
         }
         Compiled::Injection(threshold) => injection(*threshold, text),
+        // Never evaluated here: the caller runs webhooks (`Guardrail::webhooks`).
+        Compiled::Webhook(_) => Findings::default(),
     }
 }
 

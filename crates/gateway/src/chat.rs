@@ -280,7 +280,7 @@ pub(crate) async fn serve(
         Ok(guards) => guards,
         Err(e) => return fail(recorder, e),
     };
-    let mut verdicts = guards.check_input(&mut requests);
+    let mut verdicts = guards.check_input(&mut requests).await;
     guardrails::record(&mut recorder, &verdicts);
     if guardrails::denied(&verdicts) {
         return deny(recorder, surface, &verdicts, &request_id);
@@ -398,7 +398,7 @@ pub(crate) async fn serve(
     let cost = prices.cost(&target, &usage);
     recorder.event().cost_nano_usd = cost.nanos();
     // Step 9: output guardrails on the whole answer.
-    let checked = guards.check_answer(&mut answer, &model);
+    let checked = guards.check_answer(&mut answer, &model).await;
     guardrails::record(&mut recorder, &checked);
     if guardrails::denied(&checked) {
         return deny(recorder, surface, &checked, &request_id);
@@ -724,7 +724,7 @@ impl Relay {
         mut builder: HttpResponseBuilder,
     ) -> HttpResponse {
         let mut events = self.read_all().await;
-        let checked = guards.check_stream(&mut events, model);
+        let checked = guards.check_stream(&mut events, model).await;
         if let Some(recorder) = &mut self.recorder {
             guardrails::record(recorder, &checked);
         }

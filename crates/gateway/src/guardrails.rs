@@ -12,6 +12,11 @@
 //! - `redact`: the matched text is replaced (`[REDACTED_EMAIL]`, ...) in the request before it is
 //!   sent upstream, or in the answer before it reaches the client; listed like `flag`.
 //!
+//! Webhook checks POST `{"guardrail", "check", "on", "model", "text"}` to the customer's URL
+//! through the SSRF-safe upstream client ([`crate::upstream`]) within the check's timeout and
+//! read `{"passed": bool, "details": "..."}`; an unreachable, slow, refused or malformed webhook
+//! fails its check (fail closed).
+//!
 //! Streams with output checks are buffered: the gateway reads the whole upstream stream, runs the
 //! checks on each choice's text, and only then answers (with the stream's events, redacted
 //! where needed, or a 446). Without output checks streams pass through as they arrive.
@@ -21,16 +26,18 @@
 
 use crate::error::{GatewayError, Surface};
 use crate::record::Recorder;
+use crate::upstream::{UpstreamClient, UpstreamError};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use keyway_domain::OrgId;
-use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict};
+use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict, Webhook};
 use keyway_providers::canonical::{ContentPart, Message};
 use keyway_providers::{ChatRequest, ChatResponse, StreamEvent};
 use keyway_store::Database;
 use keyway_store::invalidation::Change;
 use keyway_store::virtual_keys::KeyPolicy;
 use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +51,10 @@ pub const DENIED_STATUS: u16 = 446;
 pub const HEADER: &str = "x-keyway-guardrails";
 /// The request-event metadata key holding the same list.
 pub const METADATA_KEY: &str = "keyway.guardrails";
+/// Largest webhook answer read.
+const MAX_WEBHOOK_ANSWER: usize = 64 * 1024;
+/// Longest `details` kept from a webhook answer (characters).
+const MAX_WEBHOOK_DETAILS: usize = 200;
 
 /// One stored guardrail's newest version, compiled.
 #[derive(Debug)]
@@ -52,18 +63,20 @@ pub struct Loaded {
     guardrail: Guardrail,
 }
 
-/// The guardrail cache over the control-plane database.
+/// The guardrail cache over the control-plane database, and the client webhooks are called on.
 #[derive(Clone)]
 pub struct Guardrails {
     db: Database,
+    client: UpstreamClient,
     cache: Cache<(OrgId, Uuid), Option<Arc<Loaded>>>,
 }
 
 impl Guardrails {
-    /// An empty cache over `db`.
-    pub fn new(db: Database) -> Self {
+    /// An empty cache over `db`; webhooks go through `client` (SSRF-safe).
+    pub fn new(db: Database, client: UpstreamClient) -> Self {
         Self {
             db,
+            client,
             cache: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(GUARDRAIL_TTL)
@@ -106,7 +119,10 @@ impl Guardrails {
             };
             loaded.extend(found);
         }
-        Ok(Active(loaded))
+        Ok(Active {
+            loaded,
+            client: self.client.clone(),
+        })
     }
 
     async fn load(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {
@@ -132,30 +148,108 @@ impl Guardrails {
 }
 
 /// The guardrails of one request.
-#[derive(Debug, Default)]
-pub struct Active(Vec<Arc<Loaded>>);
+#[derive(Debug)]
+pub struct Active {
+    loaded: Vec<Arc<Loaded>>,
+    client: UpstreamClient,
+}
 
 impl Active {
     /// Whether any check runs at `stage`.
     pub fn has(&self, stage: Stage) -> bool {
-        self.0.iter().any(|g| g.guardrail.has(stage))
+        self.loaded.iter().any(|g| g.guardrail.has(stage))
     }
 
     /// Runs every guardrail's checks of `stage` on `texts`, rewriting them where a check
-    /// redacts; verdicts name their guardrail.
-    pub fn run(&self, stage: Stage, texts: &mut [String], model: &str) -> Vec<Verdict> {
+    /// redacts, then its webhooks on the (redacted) text; verdicts name their guardrail.
+    pub async fn run(&self, stage: Stage, texts: &mut [String], model: &str) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
-        for loaded in &self.0 {
+        for loaded in &self.loaded {
             for mut v in loaded.guardrail.run(stage, texts, model) {
                 v.guardrail = Some(loaded.slug.clone());
                 verdicts.push(v);
             }
         }
+        for loaded in &self.loaded {
+            for hook in loaded.guardrail.webhooks(stage) {
+                let call = WebhookCall {
+                    guardrail: &loaded.slug,
+                    check: &hook.check,
+                    on: stage,
+                    model,
+                    text: texts.join("\n"),
+                };
+                let (passed, details) = match self.call(&hook, &call).await {
+                    Ok(answer) => {
+                        let details = answer
+                            .details
+                            .map(|d| d.chars().take(MAX_WEBHOOK_DETAILS).collect())
+                            .unwrap_or_else(|| {
+                                if answer.passed { "passed" } else { "failed" }.to_owned()
+                            });
+                        (answer.passed, details)
+                    }
+                    Err(why) => (false, why.to_owned()),
+                };
+                verdicts.push(Verdict {
+                    guardrail: Some(loaded.slug.clone()),
+                    check: hook.check.clone(),
+                    kind: "webhook".to_owned(),
+                    on: stage,
+                    passed,
+                    action: hook.action,
+                    details,
+                });
+            }
+        }
         verdicts
     }
 
+    /// Calls one webhook; an error says why in words safe to show (never the URL's secrets).
+    async fn call(
+        &self,
+        hook: &Webhook,
+        call: &WebhookCall<'_>,
+    ) -> Result<WebhookAnswer, &'static str> {
+        let url = url::Url::parse(&hook.url).map_err(|_| "webhook URL is invalid")?;
+        let work = async {
+            let request = self.client.request(reqwest::Method::POST, url).json(call);
+            let mut response =
+                self.client
+                    .send(request, hook.timeout)
+                    .await
+                    .map_err(|e| match e {
+                        UpstreamError::Forbidden { .. }
+                        | UpstreamError::UnsupportedScheme(_)
+                        | UpstreamError::UserInfo
+                        | UpstreamError::MissingHost => {
+                            "webhook URL refused (private or invalid address)"
+                        }
+                        UpstreamError::HeaderTimeout(_) | UpstreamError::IdleTimeout(_) => {
+                            "webhook timed out"
+                        }
+                        UpstreamError::Http(_) | UpstreamError::Build(_) => "webhook unreachable",
+                    })?;
+            if !response.status().is_success() {
+                return Err("webhook answered an error status");
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|_| "webhook unreachable")? {
+                if body.len() + chunk.len() > MAX_WEBHOOK_ANSWER {
+                    return Err("webhook answer too large");
+                }
+                body.extend_from_slice(&chunk);
+            }
+            serde_json::from_slice::<WebhookAnswer>(&body)
+                .map_err(|_| "webhook answer is not {\"passed\": bool}")
+        };
+        tokio::time::timeout(hook.timeout, work)
+            .await
+            .unwrap_or(Err("webhook timed out"))
+    }
+
     /// Runs the input checks on the text of every message of `requests`, redacting in place.
-    pub fn check_input(&self, requests: &mut [ChatRequest]) -> Vec<Verdict> {
+    pub async fn check_input(&self, requests: &mut [ChatRequest]) -> Vec<Verdict> {
         if !self.has(Stage::Input) {
             return Vec::new();
         }
@@ -166,7 +260,7 @@ impl Active {
         let mut texts = Vec::new();
         for_each_input_text(requests, |t| texts.push(t.clone()));
         let before = texts.clone();
-        let verdicts = self.run(Stage::Input, &mut texts, &model);
+        let verdicts = self.run(Stage::Input, &mut texts, &model).await;
         if texts != before {
             let mut it = texts.into_iter();
             for_each_input_text(requests, |t| {
@@ -179,7 +273,7 @@ impl Active {
     }
 
     /// Runs the output checks on each choice's text of a whole answer, redacting in place.
-    pub fn check_answer(&self, answer: &mut ChatResponse, model: &str) -> Vec<Verdict> {
+    pub async fn check_answer(&self, answer: &mut ChatResponse, model: &str) -> Vec<Verdict> {
         if !self.has(Stage::Output) {
             return Vec::new();
         }
@@ -188,7 +282,7 @@ impl Active {
             .iter()
             .map(|c| c.text.clone().unwrap_or_default())
             .collect();
-        let verdicts = self.run(Stage::Output, &mut texts, model);
+        let verdicts = self.run(Stage::Output, &mut texts, model).await;
         for (choice, text) in answer.choices.iter_mut().zip(texts) {
             if choice.text.is_some() || !text.is_empty() {
                 choice.text = Some(text);
@@ -199,7 +293,7 @@ impl Active {
 
     /// Runs the output checks on each choice's text of a buffered stream; where text was
     /// redacted, the choice's first text delta carries the whole new text and its others go.
-    pub fn check_stream(&self, events: &mut Vec<StreamEvent>, model: &str) -> Vec<Verdict> {
+    pub async fn check_stream(&self, events: &mut Vec<StreamEvent>, model: &str) -> Vec<Verdict> {
         if !self.has(Stage::Output) {
             return Vec::new();
         }
@@ -220,7 +314,7 @@ impl Active {
             texts.push(String::new());
         }
         let before = texts.clone();
-        let verdicts = self.run(Stage::Output, &mut texts, model);
+        let verdicts = self.run(Stage::Output, &mut texts, model).await;
         if texts != before {
             let mut pending: Vec<Option<String>> = texts.into_iter().map(Some).collect();
             events.retain_mut(|event| match event {
@@ -241,6 +335,24 @@ impl Active {
         }
         verdicts
     }
+}
+
+/// What a webhook receives.
+#[derive(Serialize)]
+struct WebhookCall<'a> {
+    guardrail: &'a str,
+    check: &'a str,
+    on: Stage,
+    model: &'a str,
+    text: String,
+}
+
+/// What a webhook answers.
+#[derive(Deserialize)]
+struct WebhookAnswer {
+    passed: bool,
+    #[serde(default)]
+    details: Option<String>,
 }
 
 fn for_each_input_text(requests: &mut [ChatRequest], mut f: impl FnMut(&mut String)) {

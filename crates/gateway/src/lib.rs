@@ -99,15 +99,16 @@ impl GatewayState {
             allow_private: allow_private_upstreams,
             ..Default::default()
         };
+        let upstream = upstream::UpstreamClient::new(&config)?;
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
             prices: prices::Prices::new(db.clone()),
             governance: governance::Governance::in_process(db.clone()),
             routing: routing::Routing::new(db.clone()),
             prompts: prompts::Prompts::new(db.clone()),
-            guardrails: guardrails::Guardrails::new(db.clone()),
+            guardrails: guardrails::Guardrails::new(db.clone(), upstream.clone()),
             targets: targets::Targets::new(db, master_key),
-            upstream: upstream::UpstreamClient::new(&config)?,
+            upstream,
             events,
             limits: limits::InputLimits::default(),
             invalidations: None,

@@ -310,3 +310,36 @@ fn json_schema_errors_name_the_path_and_fetch_nothing() {
         "{e}"
     );
 }
+
+#[test]
+fn webhooks_are_validated_and_left_to_the_caller() {
+    let def = json!({"version": 1, "checks": [
+        {"id": "hook", "on": "input", "action": "deny", "check": {"type": "webhook", "url": "https://example.com/check"}},
+        {"id": "w", "on": "input", "action": "flag", "check": {"type": "words", "words": ["x"]}}
+    ]});
+    let g = Guardrail::parse(&def).unwrap_or_else(|e| panic!("{e}"));
+    let hooks = g.webhooks(Stage::Input);
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        (
+            hooks[0].check.as_str(),
+            hooks[0].action,
+            hooks[0].timeout.as_millis()
+        ),
+        ("hook", Action::Deny, 3_000)
+    );
+    assert!(g.webhooks(Stage::Output).is_empty());
+    let mut texts = vec!["x".to_owned()];
+    let v = g.run(Stage::Input, &mut texts, "m");
+    assert_eq!(v.len(), 1, "run leaves the webhook out");
+    let e = errors(json!({"version": 1, "checks": [
+        {"id": "h", "on": "input", "action": "redact", "check": {"type": "webhook", "url": "ftp://x", "timeout_ms": 0}}
+    ]}));
+    for needle in [
+        "checks[0].action",
+        "checks[0].check.url",
+        "checks[0].check.timeout_ms",
+    ] {
+        assert!(e.contains(needle), "{e}");
+    }
+}

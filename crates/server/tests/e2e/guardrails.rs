@@ -434,3 +434,122 @@ async fn guardrails_rest_validation_test_endpoint_and_isolation(app: TestApp) {
     .await;
     assert_eq!(status, 400, "{body}");
 }
+
+/// A customer's guardrail webhook on a random port: on the input it fails texts containing
+/// `reject`, on the output texts containing `outflag`; `slowpoke` answers too late.
+async fn webhook_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if text.contains("slowpoke") {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                let output = text.contains(r#""on":"output""#);
+                let failed =
+                    (output && text.contains("outflag")) || (!output && text.contains("reject"));
+                let answer = if failed {
+                    r#"{"passed": false, "details": "the webhook said no"}"#
+                } else {
+                    r#"{"passed": true}"#
+                };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/check")
+}
+
+on_both_backends!(guardrails_webhooks_decide_within_their_timeout);
+async fn guardrails_webhooks_decide_within_their_timeout(app: TestApp) {
+    let w = world(&app).await;
+    let url = webhook_server().await;
+    let (status, created) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/guardrails", w.org),
+        Some(
+            json!({"slug": "hooks", "definition": {"version": 1, "checks": [
+                {"id": "in-hook", "on": "input", "action": "deny",
+                 "check": {"type": "webhook", "url": url, "timeout_ms": 500}},
+                {"id": "out-hook", "on": "output", "action": "flag",
+                 "check": {"type": "webhook", "url": url}},
+            ]}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, key) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("/api/v1/orgs/{}/keys", w.org),
+        Some(json!({"name": "hooked", "guardrails": [created["id"]]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let key = key["key"].as_str().unwrap();
+
+    for stream in [false, true] {
+        let r = chat(&app, key, "all good", stream).await;
+        assert_eq!(
+            (r.status, r.text.as_str(), r.flagged),
+            (200, "all good", None)
+        );
+
+        let r = chat(&app, key, "please reject me", stream).await;
+        assert_eq!(r.status, 446);
+        let verdict = &r.body["error"]["verdicts"][0];
+        assert_eq!(
+            (&verdict["check"], &verdict["type"], &verdict["details"]),
+            (
+                &json!("in-hook"),
+                &json!("webhook"),
+                &json!("the webhook said no")
+            ),
+            "{}",
+            r.body
+        );
+
+        // Too slow fails closed.
+        let r = chat(&app, key, "slowpoke", stream).await;
+        assert_eq!(r.status, 446);
+        assert_eq!(
+            r.body["error"]["verdicts"][0]["details"], "webhook timed out",
+            "{}",
+            r.body
+        );
+
+        let r = chat(&app, key, "outflag", stream).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.flagged.as_deref(), Some("hooks/out-hook=flag"));
+    }
+}
