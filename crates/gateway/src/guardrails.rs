@@ -446,3 +446,113 @@ pub fn denial(surface: Surface, verdicts: &[Verdict]) -> HttpResponse {
     let status = StatusCode::from_u16(DENIED_STATUS).unwrap_or(StatusCode::FORBIDDEN);
     HttpResponse::build(status).json(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::UpstreamConfig;
+    use keyway_providers::canonical::Choice;
+
+    fn active(definition: serde_json::Value) -> Active {
+        let guardrail = Guardrail::parse(&definition).unwrap();
+        Active {
+            loaded: vec![Arc::new(Loaded {
+                slug: "g".into(),
+                guardrail,
+            })],
+            client: UpstreamClient::new(&UpstreamConfig::default()).unwrap(),
+        }
+    }
+
+    fn redact_cards() -> Active {
+        active(json!({"version": 1, "checks": [
+            {"id": "card", "on": "output", "action": "redact", "check": {"type": "pii", "kinds": ["credit_card"]}}
+        ]}))
+    }
+
+    fn delta(choice: u32, text: &str) -> StreamEvent {
+        StreamEvent::TextDelta {
+            choice,
+            text: text.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redacted_stream_carries_each_choice_in_its_first_delta() {
+        // The card number is split across deltas, so only the whole text shows it.
+        let mut events = vec![
+            delta(0, "card 4111 1111 "),
+            delta(1, "other"),
+            delta(0, "1111 1111 ok"),
+            StreamEvent::Done,
+        ];
+        let verdicts = redact_cards().check_stream(&mut events, "m").await;
+        assert_eq!(summary(&verdicts).as_deref(), Some("g/card=redact"));
+        assert_eq!(
+            events,
+            vec![
+                delta(0, "card [REDACTED_CREDIT_CARD] ok"),
+                delta(1, "other"),
+                StreamEvent::Done
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_clean_stream_is_left_as_it_came() {
+        let mut events = vec![delta(0, "a "), delta(0, "b"), StreamEvent::Done];
+        let before = events.clone();
+        let verdicts = redact_cards().check_stream(&mut events, "m").await;
+        assert_eq!(summary(&verdicts), None);
+        assert_eq!(events, before);
+    }
+
+    #[tokio::test]
+    async fn whole_answers_are_checked_per_choice() {
+        let mut answer = ChatResponse {
+            choices: vec![
+                Choice {
+                    text: Some("4111111111111111".into()),
+                    ..Choice::default()
+                },
+                Choice::default(),
+            ],
+            ..ChatResponse::default()
+        };
+        let verdicts = redact_cards().check_answer(&mut answer, "m").await;
+        assert!(!denied(&verdicts));
+        assert_eq!(
+            answer.choices[0].text.as_deref(),
+            Some("[REDACTED_CREDIT_CARD]")
+        );
+        assert_eq!(answer.choices[1].text, None);
+    }
+
+    #[actix_web::test]
+    async fn denials_answer_446_in_each_surface_shape() {
+        let verdicts = vec![Verdict {
+            guardrail: Some("g".into()),
+            check: "c".into(),
+            kind: "words".into(),
+            on: Stage::Input,
+            passed: false,
+            action: Action::Deny,
+            details: "1 × listed word or phrase".into(),
+        }];
+        let openai = denial(Surface::OpenAi, &verdicts);
+        assert_eq!(openai.status().as_u16(), 446);
+        let body = actix_web::body::to_bytes(openai.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "guardrail_denied");
+        assert_eq!(body["error"]["verdicts"][0]["check"], "c");
+        let anthropic = denial(Surface::Anthropic, &verdicts);
+        let body = actix_web::body::to_bytes(anthropic.into_body())
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (&body["type"], &body["error"]["type"]),
+            (&json!("error"), &json!("guardrail_error"))
+        );
+    }
+}
