@@ -523,6 +523,19 @@ impl Guardrail {
     }
 }
 
+/// The stored guardrail ids a routing config's `input_guardrails` / `output_guardrails` list
+/// names (entries that are UUID strings). Portkey's other forms (inline checks, its own ids) are
+/// kept by the config but not run.
+pub fn named_ids(list: Option<&serde_json::Value>) -> Vec<uuid::Uuid> {
+    let Some(serde_json::Value::Array(entries)) = list else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|e| e.as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()))
+        .collect()
+}
+
 fn compile_spec(
     spec: &CheckSpec,
     at: &dyn Fn(&str) -> String,

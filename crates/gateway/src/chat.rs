@@ -275,8 +275,14 @@ pub(crate) async fn serve(
     event.set_metadata(first.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let (model, stream_usage) = (first.model.clone(), first.stream_usage);
 
+    // The routing config (step 8's selection) is read first: it may name guardrails.
+    let selected = match state.routing.select(req, &policy).await {
+        Ok(selected) => selected,
+        Err(e) => return fail(recorder, e),
+    };
     // Step 5: input guardrails (deny, flag, redact in place).
-    let guards = match state.guardrails.for_key(&policy).await {
+    let config = selected.as_ref().map(|s| &*s.config);
+    let guards = match state.guardrails.for_request(&policy, config).await {
         Ok(guards) => guards,
         Err(e) => return fail(recorder, e),
     };
@@ -295,11 +301,8 @@ pub(crate) async fn serve(
         }
     }
 
-    // Step 8 (selection): a config from the header or the key, or the model's own target.
-    let selected = match state.routing.select(req, &policy).await {
-        Ok(selected) => selected,
-        Err(e) => return fail(recorder, e),
-    };
+    // Step 8 (selection, read above): a config from the header or the key, or the model's own
+    // target.
     let plan = match &selected {
         Some(selected) => {
             recorder.event().config_id = selected.id.map(|id| id.to_string());

@@ -21,6 +21,10 @@
 //! checks on each choice's text, and only then answers (with the stream's events, redacted
 //! where needed, or a 446). Without output checks streams pass through as they arrive.
 //!
+//! A key attaches guardrails (all their checks run); a routing config's root may name guardrail
+//! ids in Portkey's `input_guardrails` / `output_guardrails` (only their input, respectively
+//! output, checks run; Portkey's inline forms are not run).
+//!
 //! Guardrails are cached in-process for [`GUARDRAIL_TTL`] and evicted when the control plane
 //! announces a change of their organization ([`Guardrails::evict`]).
 
@@ -30,7 +34,8 @@ use crate::upstream::{UpstreamClient, UpstreamError};
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use keyway_domain::OrgId;
-use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict, Webhook};
+use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict, Webhook, named_ids};
+use keyway_domain::routing::RoutingConfig;
 use keyway_providers::canonical::{ContentPart, Message};
 use keyway_providers::{ChatRequest, ChatResponse, StreamEvent};
 use keyway_store::Database;
@@ -103,26 +108,53 @@ impl Guardrails {
         }
     }
 
-    /// The guardrails `policy`'s key attaches, in order. One that no longer exists is skipped
-    /// (the control plane refuses to delete an attached guardrail).
-    pub async fn for_key(&self, policy: &KeyPolicy) -> Result<Active, GatewayError> {
+    /// The guardrails of a request: those `policy`'s key attaches (all their checks), then
+    /// those the routing `config`'s root names in `input_guardrails` (their input checks) and
+    /// `output_guardrails` (their output checks). A key's guardrail that no longer exists is
+    /// skipped (the control plane refuses to delete an attached one); a config naming one the
+    /// organization does not have is a 400.
+    pub async fn for_request(
+        &self,
+        policy: &KeyPolicy,
+        config: Option<&RoutingConfig>,
+    ) -> Result<Active, GatewayError> {
         let mut loaded = Vec::with_capacity(policy.guardrails.len());
         for id in &policy.guardrails {
-            let key = (policy.org_id, *id);
-            let found = match self.cache.get(&key) {
-                Some(found) => found,
-                None => {
-                    let found = self.load(policy.org_id, *id).await?;
-                    self.cache.insert(key, found.clone());
-                    found
+            if let Some(found) = self.get(policy.org_id, *id).await? {
+                loaded.push((found, None));
+            }
+        }
+        if let Some(config) = config {
+            let root = config.root();
+            for (param, list, stage) in [
+                ("input_guardrails", &root.input_guardrails, Stage::Input),
+                ("output_guardrails", &root.output_guardrails, Stage::Output),
+            ] {
+                for id in named_ids(list.as_ref()) {
+                    let found = self.get(policy.org_id, id).await?.ok_or_else(|| {
+                        GatewayError::bad_request(
+                            format!("The routing config names guardrail {id}, which does not exist in this organization."),
+                            Some(param),
+                        )
+                    })?;
+                    loaded.push((found, Some(stage)));
                 }
-            };
-            loaded.extend(found);
+            }
         }
         Ok(Active {
             loaded,
             client: self.client.clone(),
         })
+    }
+
+    async fn get(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {
+        let key = (org, id);
+        if let Some(found) = self.cache.get(&key) {
+            return Ok(found);
+        }
+        let found = self.load(org, id).await?;
+        self.cache.insert(key, found.clone());
+        Ok(found)
     }
 
     async fn load(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {
@@ -147,30 +179,38 @@ impl Guardrails {
     }
 }
 
-/// The guardrails of one request.
+/// The guardrails of one request, each with the one stage it is limited to (a routing
+/// config's `input_guardrails` / `output_guardrails`) or none (a key's).
 #[derive(Debug)]
 pub struct Active {
-    loaded: Vec<Arc<Loaded>>,
+    loaded: Vec<(Arc<Loaded>, Option<Stage>)>,
     client: UpstreamClient,
 }
 
 impl Active {
     /// Whether any check runs at `stage`.
     pub fn has(&self, stage: Stage) -> bool {
-        self.loaded.iter().any(|g| g.guardrail.has(stage))
+        self.at(stage).any(|g| g.guardrail.has(stage))
+    }
+
+    fn at(&self, stage: Stage) -> impl Iterator<Item = &Arc<Loaded>> {
+        self.loaded
+            .iter()
+            .filter(move |(_, only)| only.is_none_or(|s| s == stage))
+            .map(|(loaded, _)| loaded)
     }
 
     /// Runs every guardrail's checks of `stage` on `texts`, rewriting them where a check
     /// redacts, then its webhooks on the (redacted) text; verdicts name their guardrail.
     pub async fn run(&self, stage: Stage, texts: &mut [String], model: &str) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
-        for loaded in &self.loaded {
+        for loaded in self.at(stage) {
             for mut v in loaded.guardrail.run(stage, texts, model) {
                 v.guardrail = Some(loaded.slug.clone());
                 verdicts.push(v);
             }
         }
-        for loaded in &self.loaded {
+        for loaded in self.at(stage) {
             for hook in loaded.guardrail.webhooks(stage) {
                 let call = WebhookCall {
                     guardrail: &loaded.slug,
@@ -456,10 +496,13 @@ mod tests {
     fn active(definition: serde_json::Value) -> Active {
         let guardrail = Guardrail::parse(&definition).unwrap();
         Active {
-            loaded: vec![Arc::new(Loaded {
-                slug: "g".into(),
-                guardrail,
-            })],
+            loaded: vec![(
+                Arc::new(Loaded {
+                    slug: "g".into(),
+                    guardrail,
+                }),
+                None,
+            )],
             client: UpstreamClient::new(&UpstreamConfig::default()).unwrap(),
         }
     }

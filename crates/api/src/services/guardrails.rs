@@ -8,7 +8,8 @@
 
 use super::OrgCtx;
 use crate::{ApiError, ApiState};
-use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict};
+use keyway_domain::guardrails::{Action, Guardrail, Stage, Verdict, named_ids};
+use keyway_domain::routing::RoutingConfig;
 use keyway_domain::{Role, Slug};
 use keyway_store::StoreError;
 use keyway_store::guardrails::{GuardrailRecord, GuardrailVersion};
@@ -147,7 +148,8 @@ pub async fn update(
     Ok(after)
 }
 
-/// Deletes a guardrail and its versions; refused while a key attaches it.
+/// Deletes a guardrail and its versions; refused while a key attaches it or a routing config
+/// names it.
 pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: Uuid) -> Result<(), ApiError> {
     ctx.require(Role::Admin, "deleting guardrails")?;
     let guardrail = get(state, ctx, id).await?;
@@ -156,6 +158,26 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: Uuid) -> Result<(), ApiE
         return Err(ApiError::Conflict(format!(
             "{} virtual key(s) attach this guardrail; detach it first",
             users.len()
+        )));
+    }
+    let naming: Vec<String> = state
+        .db
+        .list_routing_configs(ctx.org_id)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            RoutingConfig::from_value(c.config.clone()).is_ok_and(|parsed| {
+                let root = parsed.root();
+                named_ids(root.input_guardrails.as_ref()).contains(&id)
+                    || named_ids(root.output_guardrails.as_ref()).contains(&id)
+            })
+        })
+        .map(|c| c.name)
+        .collect();
+    if !naming.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "routing config(s) {} name this guardrail; change them first",
+            naming.join(", ")
         )));
     }
     state.db.delete_guardrail(ctx.org_id, id).await?;

@@ -343,3 +343,12 @@ fn webhooks_are_validated_and_left_to_the_caller() {
         assert!(e.contains(needle), "{e}");
     }
 }
+
+#[test]
+fn routing_configs_name_guardrails_by_id() {
+    let id = uuid::Uuid::now_v7();
+    let list = json!([id.to_string(), "pg-portkey-id", {"inline": true}]);
+    assert_eq!(named_ids(Some(&list)), vec![id]);
+    assert!(named_ids(None).is_empty());
+    assert!(named_ids(Some(&json!("x"))).is_empty());
+}

@@ -553,3 +553,98 @@ async fn guardrails_webhooks_decide_within_their_timeout(app: TestApp) {
         assert_eq!(r.flagged.as_deref(), Some("hooks/out-hook=flag"));
     }
 }
+
+/// A chat call with `model` and the `x-keyway-config` header: (status, answer text).
+async fn routed(app: &TestApp, key: &str, config: &str, prompt: &str) -> (u16, String) {
+    let resp = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.gateway_url))
+        .bearer_auth(key)
+        .header("x-keyway-config", config)
+        .json(&json!({"model": "mock/gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    let text = body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, text)
+}
+
+on_both_backends!(guardrails_named_by_a_routing_config_run_on_their_stage);
+async fn guardrails_named_by_a_routing_config_run_on_their_stage(app: TestApp) {
+    let w = world(&app).await;
+    let base = format!("/api/v1/orgs/{}", w.org);
+    let (_, plain) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/keys"),
+        Some(json!({"name": "plain"})),
+    )
+    .await;
+    let plain = plain["key"].as_str().unwrap();
+    let (status, both) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/guardrails"),
+        Some(json!({"slug": "both", "definition": {"version": 1, "checks": [
+            {"id": "a", "on": "input", "action": "deny", "check": {"type": "words", "words": ["alpha"]}},
+            {"id": "b", "on": "output", "action": "deny", "check": {"type": "words", "words": ["beta"]}},
+        ]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{both}");
+    let both = both["id"].as_str().unwrap().to_owned();
+
+    // A stored config naming it as an input guardrail runs its input checks only.
+    let (status, config) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/configs"),
+        Some(json!({"name": "guarded", "config": {"provider": "@mock/echo", "input_guardrails": [both]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{config}");
+    let stored = config["id"].as_str().unwrap();
+    assert_eq!(routed(&app, plain, stored, "alpha").await.0, 446);
+    assert_eq!(
+        routed(&app, plain, stored, "beta").await,
+        (200, "beta".to_owned())
+    );
+    // An inline config naming it as an output guardrail runs its output checks only.
+    let inline = json!({"provider": "@mock/echo", "output_guardrails": [both]}).to_string();
+    assert_eq!(routed(&app, plain, &inline, "beta").await.0, 446);
+    assert_eq!(
+        routed(&app, plain, &inline, "alpha").await,
+        (200, "alpha".to_owned())
+    );
+    // Unknown ids are refused, stored or inline.
+    let nowhere = uuid::Uuid::now_v7();
+    let (status, body) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/configs"),
+        Some(json!({"name": "bad", "config": {"provider": "@mock/echo", "input_guardrails": [nowhere]}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let inline = json!({"provider": "@mock/echo", "input_guardrails": [nowhere]}).to_string();
+    assert_eq!(routed(&app, plain, &inline, "hi").await.0, 400);
+    // A guardrail a config names cannot be deleted.
+    let (status, body) = call(
+        &app,
+        &w.owner,
+        Method::DELETE,
+        &format!("{base}/guardrails/{both}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+}
