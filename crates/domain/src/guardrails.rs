@@ -412,8 +412,14 @@ impl Guardrail {
         let mut checks = Vec::with_capacity(def.checks.len());
         for (i, c) in def.checks.iter().enumerate() {
             let at = |field: &str| format!("checks[{i}].{field}");
-            if c.id.trim().is_empty() || c.id.len() > 100 {
-                push(&mut errors, at("id"), "must be 1 to 100 characters");
+            // Ids travel in a response header: keep them to header-safe characters.
+            let id_ok = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.');
+            if c.id.is_empty() || c.id.len() > 100 || !c.id.chars().all(id_ok) {
+                push(
+                    &mut errors,
+                    at("id"),
+                    "must be 1 to 100 letters, digits, `-`, `_` or `.`",
+                );
             } else if def.checks[..i].iter().any(|o| o.id == c.id) {
                 push(&mut errors, at("id"), "is used by an earlier check");
             }

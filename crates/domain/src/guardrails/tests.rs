@@ -251,6 +251,13 @@ fn definitions_are_validated_with_paths() {
     ]}));
     assert_eq!(e, "checks[1].id: is used by an earlier check");
     let e = errors(json!({"version": 1, "checks": [
+        {"id": "bad id\n", "on": "input", "action": "deny", "check": {"type": "pii"}}
+    ]}));
+    assert!(
+        e.starts_with("checks[0].id: must be 1 to 100 letters"),
+        "{e}"
+    );
+    let e = errors(json!({"version": 1, "checks": [
         {"id": "a", "on": "sideways", "action": "deny", "check": {"type": "pii"}}
     ]}));
     assert!(e.starts_with("checks[0].on: unknown variant"), "{e}");
