@@ -13,6 +13,7 @@ mod m20261205_200000_price_overrides;
 mod m20261205_400000_routing_configs;
 mod m20261205_400001_org_limits;
 mod m20261206_100000_prompts;
+mod m20261206_200000_guardrails;
 
 /// Every control-plane migration, in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_400000_routing_configs::Migration),
             Box::new(m20261205_400001_org_limits::Migration),
             Box::new(m20261206_100000_prompts::Migration),
+            Box::new(m20261206_200000_guardrails::Migration),
         ]
     }
 }

@@ -413,6 +413,8 @@ pub struct KeyOut {
     pub metadata: BTreeMap<String, String>,
     /// Default routing config.
     pub default_config_id: Option<Uuid>,
+    /// Attached guardrails, run in order.
+    pub guardrails: Vec<Uuid>,
     /// Expiry.
     pub expires_at: Option<DateTime<Utc>>,
     /// Revocation time.
@@ -472,6 +474,7 @@ impl From<VirtualKey> for KeyOut {
             budget: k.budget.map(Into::into),
             metadata: k.metadata,
             default_config_id: k.default_config_id,
+            guardrails: k.guardrails,
             expires_at: k.expires_at,
             revoked_at: k.revoked_at,
             previous_key_expires_at: k.previous_secret_expires_at,

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Keyway control plane API", version = env!("CARGO_PKG_VERSION"),
-        description = "Organizations, members, invites, teams, routing configs, prompts, provider credentials, virtual keys and the audit log. Authenticate with `Authorization: Bearer <access token>` from `/api/v1/auth/login`. Every error body is `{\"error\": {\"code\", \"message\"}}`."),
+        description = "Organizations, members, invites, teams, routing configs, guardrails, prompts, provider credentials, virtual keys and the audit log. Authenticate with `Authorization: Bearer <access token>` from `/api/v1/auth/login`. Every error body is `{\"error\": {\"code\", \"message\"}}`."),
     paths(
         routes::auth::signup, routes::auth::verify_email, routes::auth::resend_verification,
         routes::auth::login, routes::auth::refresh, routes::auth::logout,
@@ -25,6 +25,9 @@ use utoipa::{Modify, OpenApi};
         routes::teams::delete, routes::teams::add_member, routes::teams::remove_member,
         routes::configs::create, routes::configs::list, routes::configs::get,
         routes::configs::update, routes::configs::delete, routes::configs::versions,
+        routes::guardrails::create, routes::guardrails::list, routes::guardrails::get,
+        routes::guardrails::update, routes::guardrails::delete, routes::guardrails::versions,
+        routes::guardrails::test_stored, routes::guardrails::test_inline,
         routes::prompts::create, routes::prompts::list, routes::prompts::get,
         routes::prompts::update, routes::prompts::delete, routes::prompts::versions,
         routes::prompts::create_version, routes::prompts::version, routes::prompts::diff,
@@ -51,6 +54,7 @@ use utoipa::{Modify, OpenApi};
         (name = "invites", description = "Invitations"),
         (name = "teams", description = "Teams with budgets and limits"),
         (name = "configs", description = "Routing configs with immutable versions"),
+        (name = "guardrails", description = "Guardrails (input and output checks) with immutable versions and a test endpoint"),
         (name = "prompts", description = "Prompt templates with immutable versions, labels, diff, render preview; partials"),
         (name = "providers", description = "Provider credentials (BYOK)"),
         (name = "keys", description = "Virtual keys"),

@@ -4,6 +4,7 @@
 //! value you hold is a valid one.
 
 mod email;
+pub mod guardrails;
 mod ids;
 mod money;
 pub mod prompt;

@@ -5,6 +5,7 @@
 
 use crate::GatewayState;
 use crate::error::{GatewayError, Surface};
+use crate::guardrails;
 use crate::prices::OrgPrices;
 use crate::record::Recorder;
 use crate::routing::exec::{Answer, AttemptError, Exec, Failed, IDLE_TIMEOUT, Served};
@@ -15,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 use keyway_analytics::RequestEvent;
+use keyway_domain::guardrails::{Action, Stage, Verdict};
 use keyway_domain::routing::Plan;
 use keyway_providers::canonical::Usage;
 use keyway_providers::{
@@ -248,7 +250,7 @@ pub(crate) async fn serve(
         .limits
         .check_body(body)
         .and_then(|()| api.parse(body, &request_id));
-    let Parsed { requests, echo } = match parsed {
+    let Parsed { mut requests, echo } = match parsed {
         Ok(parsed) => parsed,
         Err(e) => return fail(recorder, e),
     };
@@ -273,11 +275,34 @@ pub(crate) async fn serve(
     event.set_metadata(first.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let (model, stream_usage) = (first.model.clone(), first.stream_usage);
 
-    // Step 8 (selection): a config from the header or the key, or the model's own target.
+    // The routing config (step 8's selection) is read first: it may name guardrails.
     let selected = match state.routing.select(req, &policy).await {
         Ok(selected) => selected,
         Err(e) => return fail(recorder, e),
     };
+    // Step 5: input guardrails (deny, flag, redact in place).
+    let config = selected.as_ref().map(|s| &*s.config);
+    let guards = match state.guardrails.for_request(&policy, config).await {
+        Ok(guards) => guards,
+        Err(e) => return fail(recorder, e),
+    };
+    let mut verdicts = guards.check_input(&mut requests).await;
+    guardrails::record(&mut recorder, &verdicts);
+    if guardrails::denied(&verdicts) {
+        return deny(recorder, surface, &verdicts, &request_id);
+    }
+    if verdicts
+        .iter()
+        .any(|v| !v.passed && v.action == Action::Redact)
+    {
+        // The logged body would hold what was redacted: keep a note instead.
+        if let Some(body) = &mut recorder.event().request_body {
+            "[not kept: redacted by a guardrail]".clone_into(body);
+        }
+    }
+
+    // Step 8 (selection, read above): a config from the header or the key, or the model's own
+    // target.
     let plan = match &selected {
         Some(selected) => {
             recorder.event().config_id = selected.id.map(|id| id.to_string());
@@ -347,11 +372,17 @@ pub(crate) async fn serve(
         // A stream was asked for (the executor reads the first chunk only then).
         Answer::Stream { first, body } => {
             let writer = api.writer(stream_usage, echo);
-            let stream = relay_stream(first, body, writer, target, prices, recorder, request_id);
-            return builder
-                .content_type("text/event-stream")
-                .insert_header(("cache-control", "no-cache"))
-                .streaming(stream);
+            let relay = Relay::new(first, body, writer, target, prices, recorder, request_id);
+            if !guards.has(Stage::Output) {
+                guard_header(&mut builder, &verdicts);
+                return builder
+                    .content_type("text/event-stream")
+                    .insert_header(("cache-control", "no-cache"))
+                    .streaming(relay_stream(relay));
+            }
+            return relay
+                .answer_checked(&guards, verdicts, &model, surface, builder)
+                .await;
         }
         Answer::Whole(bodies) => bodies,
     };
@@ -369,6 +400,14 @@ pub(crate) async fn serve(
     recorder.usage(&usage);
     let cost = prices.cost(&target, &usage);
     recorder.event().cost_nano_usd = cost.nanos();
+    // Step 9: output guardrails on the whole answer.
+    let checked = guards.check_answer(&mut answer, &model).await;
+    guardrails::record(&mut recorder, &checked);
+    if guardrails::denied(&checked) {
+        return deny(recorder, surface, &checked, &request_id);
+    }
+    verdicts.extend(checked);
+    guard_header(&mut builder, &verdicts);
     match api.build_response(&answer, echo.as_ref()) {
         Ok(body) => {
             recorder.response_bytes(&body);
@@ -379,6 +418,26 @@ pub(crate) async fn serve(
                 .body(body)
         }
         Err(e) => fail(recorder, e),
+    }
+}
+
+/// Ends a request a guardrail denied: 446 with the verdicts, recorded.
+fn deny(
+    recorder: Recorder,
+    surface: Surface,
+    verdicts: &[Verdict],
+    request_id: &str,
+) -> HttpResponse {
+    recorder.finish(guardrails::DENIED_STATUS, Some("guardrail_denied"));
+    let mut resp = guardrails::denial(surface, verdicts);
+    set_header(&mut resp, "x-keyway-request-id", request_id);
+    resp
+}
+
+/// `x-keyway-guardrails` listing the checks that failed, if any.
+fn guard_header(builder: &mut HttpResponseBuilder, verdicts: &[Verdict]) {
+    if let Some(summary) = guardrails::summary(verdicts) {
+        builder.insert_header((guardrails::HEADER, summary));
     }
 }
 
@@ -559,27 +618,7 @@ enum Outcome {
 /// Passes the upstream stream through event by event, translated to the client's format,
 /// starting with its `first` chunk (read while the attempt could still fall back). A cut or
 /// stalled upstream ends with an explicit error event, never a fake stop.
-fn relay_stream(
-    first: Bytes,
-    body: IdleTimeoutBody,
-    writer: ClientWriter,
-    target: Target,
-    prices: OrgPrices,
-    recorder: Recorder,
-    request_id: String,
-) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
-    let relay = Relay {
-        request_id,
-        first: Some(first).filter(|f| !f.is_empty()),
-        body,
-        reader: StreamReader::new(target.format),
-        writer,
-        recorder: Some(recorder),
-        target,
-        prices,
-        usage: Usage::default(),
-        outcome: None,
-    };
+fn relay_stream(relay: Relay) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
     futures_util::stream::unfold(relay, |mut relay| async move {
         loop {
             if relay.outcome.is_some() {
@@ -615,6 +654,109 @@ fn relay_stream(
 }
 
 impl Relay {
+    /// A relay of the upstream stream `body` whose `first` chunk was already read.
+    fn new(
+        first: Bytes,
+        body: IdleTimeoutBody,
+        writer: ClientWriter,
+        target: Target,
+        prices: OrgPrices,
+        recorder: Recorder,
+        request_id: String,
+    ) -> Self {
+        Relay {
+            request_id,
+            first: Some(first).filter(|f| !f.is_empty()),
+            body,
+            reader: StreamReader::new(target.format),
+            writer,
+            recorder: Some(recorder),
+            target,
+            prices,
+            usage: Usage::default(),
+            outcome: None,
+        }
+    }
+
+    /// Reads the whole upstream stream (bounded like a whole body) into canonical events; a
+    /// cut, stalled or oversized stream ends with an error event.
+    async fn read_all(&mut self) -> Vec<StreamEvent> {
+        let mut events = Vec::new();
+        let mut size = 0;
+        loop {
+            let next = match self.first.take() {
+                Some(chunk) => Some(Ok(chunk)),
+                None => self.body.next().await,
+            };
+            let error = match next {
+                Some(Ok(chunk)) => {
+                    size += chunk.len();
+                    if size > MAX_UPSTREAM_BODY {
+                        keyway_providers::ApiError::stream_interrupted(
+                            "the provider's stream is too large",
+                        )
+                    } else {
+                        match self.reader.push(&chunk) {
+                            Ok(more) => {
+                                events.extend(more);
+                                continue;
+                            }
+                            Err(e) => e.to_api_error(),
+                        }
+                    }
+                }
+                Some(Err(e)) => keyway_providers::ApiError::stream_interrupted(&e.to_string()),
+                None => {
+                    events.extend(self.reader.finish());
+                    return events;
+                }
+            };
+            events.push(StreamEvent::Error(error));
+            return events;
+        }
+    }
+
+    /// Answers a stream whose output guardrails need the whole text: reads it all, runs the
+    /// checks, then sends the (possibly redacted) events at once, or the 446.
+    async fn answer_checked(
+        mut self,
+        guards: &guardrails::Active,
+        mut verdicts: Vec<Verdict>,
+        model: &str,
+        surface: Surface,
+        mut builder: HttpResponseBuilder,
+    ) -> HttpResponse {
+        let mut events = self.read_all().await;
+        let checked = guards.check_stream(&mut events, model).await;
+        if let Some(recorder) = &mut self.recorder {
+            guardrails::record(recorder, &checked);
+        }
+        if guardrails::denied(&checked) {
+            for event in &events {
+                if let StreamEvent::Usage(usage) = event {
+                    self.usage = *usage;
+                }
+            }
+            let Some(mut recorder) = self.recorder.take() else {
+                return GatewayError::internal().response(surface);
+            };
+            recorder.usage(&self.usage);
+            recorder.event().cost_nano_usd = self.prices.cost(&self.target, &self.usage).nanos();
+            return deny(recorder, surface, &checked, &self.request_id);
+        }
+        verdicts.extend(checked);
+        let out = self.write(&events);
+        if let Some(recorder) = &mut self.recorder {
+            recorder.response_bytes(&out);
+        }
+        self.settle();
+        guard_header(&mut builder, &verdicts);
+        builder
+            .content_type("text/event-stream")
+            .insert_header(("cache-control", "no-cache"))
+            .body(out)
+    }
+
     fn write(&mut self, events: &[StreamEvent]) -> Bytes {
         let mut out = BytesMut::new();
         for event in events {

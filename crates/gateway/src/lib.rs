@@ -14,6 +14,10 @@
 //! 4. Prompt rendering for `/v1/prompts/{slug}/render` and `/completions` ([`prompts`]): the
 //!    org's stored version (label, number, or `production` else newest), cached in-process and
 //!    evicted on change messages; completions then continue as a chat request from step 3.
+//! 5. Input guardrails ([`guardrails`]): the key's guardrails check the message text; `deny`
+//!    ends the request with 446, `redact` rewrites the text before it goes upstream, `flag` and
+//!    `redact` are listed in `x-keyway-guardrails` and the request's log. Output checks run in
+//!    step 9 on the answer (streams with output checks are buffered until complete).
 //! 6. Rate limits (RPM/TPM) and budget reservation at the end user's (`x-keyway-user`), key's,
 //!    team's and organization's level, settled to the real cost when the request ends
 //!    ([`governance`]).
@@ -38,6 +42,7 @@ pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod governance;
+pub mod guardrails;
 pub mod limits;
 pub mod models;
 pub mod prices;
@@ -76,6 +81,8 @@ pub struct GatewayState {
     pub routing: routing::Routing,
     /// Stored prompts and partials.
     pub prompts: prompts::Prompts,
+    /// Stored guardrails.
+    pub guardrails: guardrails::Guardrails,
     /// The health exchange with other replicas, once [`GatewayState::share_health`] ran.
     health_sync: Option<routing::HealthSync>,
 }
@@ -92,14 +99,16 @@ impl GatewayState {
             allow_private: allow_private_upstreams,
             ..Default::default()
         };
+        let upstream = upstream::UpstreamClient::new(&config)?;
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
             prices: prices::Prices::new(db.clone()),
             governance: governance::Governance::in_process(db.clone()),
             routing: routing::Routing::new(db.clone()),
             prompts: prompts::Prompts::new(db.clone()),
+            guardrails: guardrails::Guardrails::new(db.clone(), upstream.clone()),
             targets: targets::Targets::new(db, master_key),
-            upstream: upstream::UpstreamClient::new(&config)?,
+            upstream,
             events,
             limits: limits::InputLimits::default(),
             invalidations: None,
@@ -109,7 +118,7 @@ impl GatewayState {
 
     /// Subscribes to the control plane's change messages on `kv` (Redis pub/sub, or the
     /// in-process bus), evicting cached key policies, credentials, prices, limits, routing
-    /// configs and prompts as they change. Call it after [`GatewayState::with_governance`].
+    /// configs, prompts and guardrails as they change. Call it after [`GatewayState::with_governance`].
     pub async fn listen_for_changes(&mut self, kv: &Kv) {
         let auth = self.auth.clone();
         let targets = self.targets.clone();
@@ -117,6 +126,7 @@ impl GatewayState {
         let governance = self.governance.clone();
         let routing = self.routing.clone();
         let prompts = self.prompts.clone();
+        let guardrails = self.guardrails.clone();
         let listener = keyway_store::invalidation::listen(kv, move |change| {
             auth.evict(&change);
             targets.evict(&change);
@@ -124,6 +134,7 @@ impl GatewayState {
             governance.evict(&change);
             routing.evict(&change);
             prompts.evict(&change);
+            guardrails.evict(&change);
         })
         .await;
         self.invalidations = Some(listener);

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod db;
 pub mod entities;
 pub mod governance;
+pub mod guardrails;
 pub mod health;
 pub mod invalidation;
 pub mod kv;

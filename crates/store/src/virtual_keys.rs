@@ -134,6 +134,8 @@ pub struct VirtualKey {
     pub metadata: BTreeMap<String, String>,
     /// Routing config used when a request names none.
     pub default_config_id: Option<Uuid>,
+    /// Guardrails run on every request with the key, in order.
+    pub guardrails: Vec<Uuid>,
     /// When the key stops working.
     pub expires_at: Option<DateTime<Utc>>,
     /// When the key was revoked.
@@ -167,6 +169,8 @@ pub struct NewKey {
     pub metadata: BTreeMap<String, String>,
     /// Routing config used when a request names none.
     pub default_config_id: Option<Uuid>,
+    /// Guardrails run on every request with the key, in order.
+    pub guardrails: Vec<Uuid>,
     /// When the key stops working; must be in the future.
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -190,6 +194,8 @@ pub struct KeyUpdate {
     pub metadata: Option<BTreeMap<String, String>>,
     /// New default routing config.
     pub default_config_id: Option<Option<Uuid>>,
+    /// New attached guardrails.
+    pub guardrails: Option<Vec<Uuid>>,
     /// New expiry.
     pub expires_at: Option<Option<DateTime<Utc>>>,
 }
@@ -215,6 +221,8 @@ pub struct KeyPolicy {
     pub metadata: BTreeMap<String, String>,
     /// Routing config used when a request names none.
     pub default_config_id: Option<Uuid>,
+    /// Guardrails run on every request with the key, in order.
+    pub guardrails: Vec<Uuid>,
     /// When the key stops working.
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether the key is revoked.
@@ -329,6 +337,11 @@ impl TryFrom<virtual_key::Model> for VirtualKey {
             budget: m.budget.map(|b| from_json("budget", b)).transpose()?,
             metadata: from_json("metadata", m.metadata)?,
             default_config_id: m.default_config_id,
+            guardrails: m
+                .guardrails
+                .map(|g| from_json("guardrails", g))
+                .transpose()?
+                .unwrap_or_default(),
             expires_at: m.expires_at,
             revoked_at: m.revoked_at,
             previous_secret_expires_at: m.previous_hash.and(m.previous_hash_expires_at),
@@ -366,6 +379,7 @@ impl Database {
         check_name(&new.name)?;
         let now = now();
         check_expiry(new.expires_at, now)?;
+        self.check_guardrails_exist(org, &new.guardrails).await?;
         let secret = generate_secret();
         let model = virtual_key::ActiveModel {
             id: Set(VirtualKeyId::new().as_uuid()),
@@ -382,6 +396,7 @@ impl Database {
             budget: Set(new.budget.as_ref().map(to_json).transpose()?),
             metadata: Set(to_json(&new.metadata)?),
             default_config_id: Set(new.default_config_id),
+            guardrails: Set(Some(to_json(&new.guardrails)?)),
             expires_at: Set(new.expires_at),
             revoked_at: Set(None),
             created_at: Set(now),
@@ -462,6 +477,10 @@ impl Database {
         }
         if let Some(config) = update.default_config_id {
             active.default_config_id = Set(config);
+        }
+        if let Some(guardrails) = update.guardrails {
+            self.check_guardrails_exist(org, &guardrails).await?;
+            active.guardrails = Set(Some(to_json(&guardrails)?));
         }
         if let Some(expires_at) = update.expires_at {
             check_expiry(expires_at, now)?;
@@ -621,6 +640,7 @@ impl Database {
             budget: key.budget,
             metadata: key.metadata,
             default_config_id: key.default_config_id,
+            guardrails: key.guardrails,
             expires_at: key.expires_at,
             revoked: key.revoked_at.is_some(),
             org_disabled: row.org_disabled_at.is_some(),
@@ -696,6 +716,7 @@ mod tests {
             budget: None,
             metadata: BTreeMap::new(),
             default_config_id: None,
+            guardrails: vec![],
             expires_at: None,
             revoked: false,
             org_disabled: false,

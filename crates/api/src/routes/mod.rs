@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod configs;
+pub mod guardrails;
 pub mod invites;
 pub mod keys;
 pub mod limits;
@@ -27,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(invites::configure)
         .configure(teams::configure)
         .configure(configs::configure)
+        .configure(guardrails::configure)
         .configure(prompts::configure)
         .configure(partials::configure)
         .configure(providers::configure)

@@ -8,6 +8,7 @@
 use super::OrgCtx;
 use crate::{ApiError, ApiState};
 use keyway_domain::Role;
+use keyway_domain::guardrails::named_ids;
 use keyway_domain::routing::RoutingConfig;
 use keyway_store::StoreError;
 use keyway_store::configs::{RoutingConfigRecord, RoutingConfigVersion};
@@ -17,15 +18,34 @@ use uuid::Uuid;
 /// Largest config accepted, in bytes of JSON.
 pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
 
-fn check_config(config: &serde_json::Value) -> Result<(), ApiError> {
+/// Validates `config`, including that each guardrail id its `input_guardrails` /
+/// `output_guardrails` names is one of the organization's.
+async fn check_config(
+    state: &ApiState,
+    ctx: &OrgCtx,
+    config: &serde_json::Value,
+) -> Result<(), ApiError> {
     let size = serde_json::to_vec(config).map(|v| v.len()).unwrap_or(0);
     if size > MAX_CONFIG_BYTES {
         return Err(ApiError::BadRequest(format!(
             "config: {size} bytes is more than the {MAX_CONFIG_BYTES} allowed"
         )));
     }
-    RoutingConfig::from_value(config.clone())
+    let parsed = RoutingConfig::from_value(config.clone())
         .map_err(|errors| ApiError::BadRequest(format!("invalid routing config: {errors}")))?;
+    let root = parsed.root();
+    for (param, list) in [
+        ("input_guardrails", &root.input_guardrails),
+        ("output_guardrails", &root.output_guardrails),
+    ] {
+        for id in named_ids(list.as_ref()) {
+            if state.db.get_guardrail(ctx.org_id, id).await?.is_none() {
+                return Err(ApiError::BadRequest(format!(
+                    "{param}: guardrail {id} does not exist in this organization"
+                )));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -96,7 +116,7 @@ pub async fn create(
 ) -> Result<RoutingConfigRecord, ApiError> {
     ctx.require(Role::Admin, "creating routing configs")?;
     let name = super::clean_name(name, "name")?;
-    check_config(&config)?;
+    check_config(state, ctx, &config).await?;
     let record = state
         .db
         .create_routing_config(ctx.org_id, &name, config, Some(ctx.caller.user.id))
@@ -130,7 +150,7 @@ pub async fn update(
         ));
     }
     if let Some(config) = &config {
-        check_config(config)?;
+        check_config(state, ctx, config).await?;
     }
     let after = state
         .db

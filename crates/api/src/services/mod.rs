@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod audit;
 pub mod configs;
+pub mod guardrails;
 pub mod invites;
 pub mod keys;
 pub mod limits;

@@ -535,7 +535,18 @@ impl<'a> Exec<'a> {
                 body.insert(k.clone(), v.clone());
             }
             let bytes = serde_json::to_vec(&body).map_err(|_| GatewayError::internal())?;
-            self.api.reparse(&bytes)?
+            let mut reparsed = self.api.reparse(&bytes)?;
+            // The conversation stays the one the gateway holds (input guardrails may have
+            // redacted it), unless the config overrides it.
+            if !attempt
+                .override_params
+                .contains_key(self.api.messages_param())
+            {
+                for (request, held) in reparsed.iter_mut().zip(self.requests) {
+                    request.messages.clone_from(&held.messages);
+                }
+            }
+            reparsed
         };
         for request in &mut requests {
             request.model.clone_from(&target.model);

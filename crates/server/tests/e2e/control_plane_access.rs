@@ -124,6 +124,38 @@ fn rows() -> Vec<Row> {
         ),
         r(
             Method::POST,
+            "/api/v1/orgs/{org_id}/guardrails",
+            [201, 201, 403, 403],
+        ),
+        r(Method::GET, "/api/v1/orgs/{org_id}/guardrails", READ),
+        r(Method::POST, "/api/v1/orgs/{org_id}/guardrails/test", READ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/guardrails/{guardrail_id}",
+            READ,
+        ),
+        r(
+            Method::PATCH,
+            "/api/v1/orgs/{org_id}/guardrails/{guardrail_id}",
+            [200, 200, 403, 403],
+        ),
+        r(
+            Method::DELETE,
+            "/api/v1/orgs/{org_id}/guardrails/{guardrail_id}",
+            [204, 204, 403, 403],
+        ),
+        r(
+            Method::GET,
+            "/api/v1/orgs/{org_id}/guardrails/{guardrail_id}/versions",
+            READ,
+        ),
+        r(
+            Method::POST,
+            "/api/v1/orgs/{org_id}/guardrails/{guardrail_id}/test",
+            READ,
+        ),
+        r(
+            Method::POST,
             "/api/v1/orgs/{org_id}/prompts",
             [201, 201, 403, 403],
         ),
@@ -400,6 +432,16 @@ impl World {
                 .await;
             ids.push(("{config_id}", c["id"].as_str().unwrap().to_owned()));
         }
+        if path.contains("{guardrail_id}") {
+            let g = self
+                .owner_call(
+                    Method::POST,
+                    &format!("/api/v1/orgs/{org}/guardrails"),
+                    json!({"slug": format!("g{n}"), "definition": {"version": 1, "checks": []}}),
+                )
+                .await;
+            ids.push(("{guardrail_id}", g["id"].as_str().unwrap().to_owned()));
+        }
         if path.contains("{prompt_id}") {
             let p = self
                 .owner_call(
@@ -543,6 +585,20 @@ impl World {
                 json!({"name": format!("new config {n}"), "config": {"strategy": {"mode": "fallback"}, "targets": [{"provider": "@a"}, {"provider": "@b"}]}})
             }
             ("PATCH", "{config_id}") => json!({"config": {"provider": "@anthropic"}}),
+            ("POST", "guardrails") => json!({
+                "slug": format!("new-g{n}"),
+                "definition": {"version": 1, "checks": [
+                    {"id": "pii", "on": "input", "action": "deny", "check": {"type": "pii"}}
+                ]},
+            }),
+            ("PATCH", "{guardrail_id}") => json!({"definition": {"version": 1, "checks": []}}),
+            ("POST", "test") if path.contains("{guardrail_id}") => json!({"text": "hello"}),
+            ("POST", "test") => json!({
+                "text": "hello",
+                "definition": {"version": 1, "checks": [
+                    {"id": "w", "on": "input", "action": "flag", "check": {"type": "words", "words": ["bad"]}}
+                ]},
+            }),
             ("POST", "prompts") => json!({
                 "slug": format!("new-{n}"), "name": format!("new prompt {n}"),
                 "model": "openai/gpt-4o-mini",

@@ -10,6 +10,7 @@ mod gateway;
 mod governance;
 mod governance_multi_process;
 mod governance_redis_down;
+mod guardrails;
 mod invalidation;
 mod prices;
 mod prompts;

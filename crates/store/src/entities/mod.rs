@@ -2,6 +2,8 @@
 
 pub mod audit_entry;
 pub mod email_token;
+pub mod guardrail;
+pub mod guardrail_version;
 pub mod invite;
 pub mod membership;
 pub mod model_alias;

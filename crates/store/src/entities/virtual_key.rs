@@ -41,6 +41,9 @@ pub struct Model {
     pub metadata: Json,
     /// Routing config used when a request names none.
     pub default_config_id: Option<Uuid>,
+    /// JSON array of attached guardrail ids; NULL (keys older than guardrails) is none.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub guardrails: Option<Json>,
     /// When the key stops working.
     pub expires_at: Option<DateTimeUtc>,
     /// When the key was revoked.

@@ -611,6 +611,7 @@ fn scoped_key() -> NewKey {
         }),
         metadata: BTreeMap::from([("env".to_owned(), "prod".to_owned())]),
         default_config_id: Some(uuid::Uuid::now_v7()),
+        guardrails: vec![],
         expires_at: None,
     }
 }

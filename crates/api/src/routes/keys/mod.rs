@@ -78,6 +78,20 @@ fn metadata(values: BTreeMap<String, String>) -> Result<BTreeMap<String, String>
     Ok(values)
 }
 
+fn guardrails(values: Vec<Uuid>) -> Result<Vec<Uuid>, ApiError> {
+    check_list("guardrails", values.len())?;
+    if values
+        .iter()
+        .enumerate()
+        .any(|(i, id)| values[..i].contains(id))
+    {
+        return Err(ApiError::BadRequest(
+            "guardrails: an id is listed twice".into(),
+        ));
+    }
+    Ok(values)
+}
+
 fn with_secret(key: VirtualKey, secret: Secret<String>) -> KeyOut {
     let mut out = KeyOut::from(key);
     out.key = Some(secret.expose().clone());
@@ -107,6 +121,9 @@ pub struct KeyCreateIn {
     pub metadata: BTreeMap<String, String>,
     /// Routing config used when a request names none.
     pub default_config_id: Option<Uuid>,
+    /// Guardrails run on every request with the key, in order (ids in this organization).
+    #[serde(default)]
+    pub guardrails: Vec<Uuid>,
     /// When the key stops working (must be in the future).
     pub expires_at: Option<DateTime<Utc>>,
 }
@@ -132,6 +149,7 @@ pub async fn create(
         budget: b.budget.map(BudgetIo::into_budget).transpose()?,
         metadata: metadata(b.metadata)?,
         default_config_id: b.default_config_id,
+        guardrails: guardrails(b.guardrails)?,
         expires_at: b.expires_at,
     };
     let (key, secret) = keys::issue(&state, &ctx, new).await?;
@@ -212,6 +230,8 @@ pub struct KeyUpdateIn {
     #[serde(default, deserialize_with = "crate::dto::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub default_config_id: Option<Option<Uuid>>,
+    /// New attached guardrails (replacing the old ones; `[]` detaches all).
+    pub guardrails: Option<Vec<Uuid>>,
     /// New expiry; `null` removes it.
     #[serde(default, deserialize_with = "crate::dto::double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
@@ -243,6 +263,7 @@ pub async fn update(
             .transpose()?,
         metadata: b.metadata.map(metadata).transpose()?,
         default_config_id: b.default_config_id,
+        guardrails: b.guardrails.map(guardrails).transpose()?,
         expires_at: b.expires_at,
     };
     let key = keys::update(&state, &ctx, VirtualKeyId::from_uuid(id), update).await?;
