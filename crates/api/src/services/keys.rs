@@ -19,7 +19,7 @@ fn summary(k: &VirtualKey) -> serde_json::Value {
         "allowed_models": k.allowed_models,
         "allowed_providers": k.allowed_providers.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "limits": k.limits, "budget": super::budget_summary(k.budget.as_ref()), "expires_at": k.expires_at,
-        "default_config_id": k.default_config_id,
+        "default_config_id": k.default_config_id, "guardrails": k.guardrails,
     })
 }
 
