@@ -177,12 +177,12 @@ pub fn paginate<T>(
     })
 }
 
-/// A budget as audit summaries show it: decimal USD like the API, not stored nano-dollars.
+/// A budget as audit summaries show it: the API's own shape ([`BudgetIo`], decimal USD), not
+/// stored nano-dollars.
+///
+/// [`BudgetIo`]: crate::dto::BudgetIo
 pub fn budget_summary(budget: Option<&keyway_store::virtual_keys::KeyBudget>) -> serde_json::Value {
-    budget.map_or(
-        serde_json::Value::Null,
-        |b| serde_json::json!({"limit_usd": b.limit.to_string(), "period": b.period}),
-    )
+    serde_json::json!(budget.cloned().map(crate::dto::BudgetIo::from))
 }
 
 /// Trims a display name and checks its length.
