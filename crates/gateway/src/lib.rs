@@ -14,6 +14,8 @@
 //! 4. Prompt rendering for `/v1/prompts/{slug}/render` and `/completions` ([`prompts`]): the
 //!    org's stored version (label, number, or `production` else newest), cached in-process and
 //!    evicted on change messages; completions then continue as a chat request from step 3.
+//!    These two routes alone answer the dashboard's origin cross-origin, for its playground
+//!    ([`cors`]).
 //! 5. Input guardrails ([`guardrails`]): the key's guardrails check the message text; `deny`
 //!    ends the request with 446, `redact` rewrites the text before it goes upstream, `flag` and
 //!    `redact` are listed in `x-keyway-guardrails` and the request's log. Output checks run in
@@ -39,6 +41,7 @@ pub mod alerts;
 pub mod auth;
 pub mod chat;
 pub mod completions;
+pub mod cors;
 pub mod embeddings;
 pub mod error;
 pub mod governance;
@@ -53,7 +56,7 @@ pub mod routing;
 pub mod targets;
 pub mod upstream;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
 use keyway_analytics::EventSink;
 use keyway_store::{Database, Kv, MasterKey};
 use serde_json::json;
@@ -85,6 +88,8 @@ pub struct GatewayState {
     pub guardrails: guardrails::Guardrails,
     /// The health exchange with other replicas, once [`GatewayState::share_health`] ran.
     health_sync: Option<routing::HealthSync>,
+    /// The dashboard's origin, allowed to call the prompt endpoints from its playground.
+    pub dashboard_origin: cors::DashboardOrigin,
 }
 
 impl GatewayState {
@@ -113,6 +118,7 @@ impl GatewayState {
             limits: limits::InputLimits::default(),
             invalidations: None,
             health_sync: None,
+            dashboard_origin: cors::DashboardOrigin::default(),
         })
     }
 
@@ -153,6 +159,13 @@ impl GatewayState {
         self
     }
 
+    /// Lets the dashboard at `url` call the prompt endpoints from the browser ([`cors`]).
+    #[must_use]
+    pub fn with_dashboard_origin(mut self, url: Option<&str>) -> Self {
+        self.dashboard_origin = cors::DashboardOrigin::from_url(url);
+        self
+    }
+
     /// Replaces the limiter (the server passes the process's shared one, over Redis when
     /// configured).
     #[must_use]
@@ -171,10 +184,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/completions", web::post().to(chat::completions))
             .route("/responses", web::post().to(chat::responses))
             .route("/embeddings", web::post().to(embeddings::embeddings))
-            .route("/prompts/{slug}/render", web::post().to(prompts::render))
-            .route(
-                "/prompts/{slug}/completions",
-                web::post().to(prompts::completions),
+            .service(
+                web::resource("/prompts/{slug}/render")
+                    .wrap_fn(cors::allow_dashboard)
+                    .route(web::post().to(prompts::render))
+                    .route(web::method(Method::OPTIONS).to(cors::preflight)),
+            )
+            .service(
+                web::resource("/prompts/{slug}/completions")
+                    .wrap_fn(cors::allow_dashboard)
+                    .route(web::post().to(prompts::completions))
+                    .route(web::method(Method::OPTIONS).to(cors::preflight)),
             )
             .route("/models", web::get().to(models::list))
             .default_service(web::to(unknown_route)),

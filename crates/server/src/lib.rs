@@ -97,11 +97,21 @@ impl Application {
             Some(l) => l.local_addr()?,
             None => settings.server.gateway_addr,
         };
-        let api = match api_listener {
+        let dashboard = match &api_listener {
             Some(listener) => {
+                Some(services.dashboard_options(listener.local_addr()?, gateway_addr))
+            }
+            None => None,
+        };
+        // The prompt playground calls the gateway from the dashboard's pages.
+        let dashboard_url = match &dashboard {
+            Some(d) => Some(d.api_url.clone()),
+            None => settings.server.public_api_url.clone(),
+        };
+        let api = match (api_listener, dashboard) {
+            (Some(listener), Some(dashboard)) => {
                 let addr = listener.local_addr()?;
                 let state = web::Data::new(services.clone());
-                let dashboard = services.dashboard_options(addr, gateway_addr);
                 let api_state = web::Data::new(
                     keyway_api::ApiState::new(
                         services.db.clone(),
@@ -127,7 +137,7 @@ impl Application {
                     server: tune(server, grace).listen(listener)?.run(),
                 })
             }
-            None => None,
+            _ => None,
         };
         let gateway = match gateway_listener {
             Some(listener) => {
@@ -138,6 +148,7 @@ impl Application {
                     services.events.clone(),
                     settings.gateway.allow_private_upstreams,
                 )?
+                .with_dashboard_origin(dashboard_url.as_deref())
                 .with_limits(keyway_gateway::limits::InputLimits {
                     max_messages: settings.gateway.max_messages,
                     max_json_depth: settings.gateway.max_json_depth,

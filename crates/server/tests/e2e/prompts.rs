@@ -1,7 +1,8 @@
 //! Prompt templates end to end, on Postgres and on SQLite: the REST flow (create, validation,
 //! new version, diff, labels moved and rolled back, render preview, partials, isolation between
 //! organizations) and the gateway's `/v1/prompts/{slug}/render` and `/completions` through the
-//! mock provider (plain and streamed, label switches served at once, prompt version logged).
+//! mock provider (plain and streamed, label switches served at once, prompt version logged), and
+//! the cross-origin allowance the dashboard's playground uses.
 
 #![allow(
     clippy::unwrap_used,
@@ -801,4 +802,93 @@ async fn gateway_renders_and_serves_prompts_by_label_and_version(app: TestApp) {
         let value = format!("{prompt_id}@{version}");
         assert!(values.contains(&value.as_str()), "{value}: {groups}");
     }
+}
+
+/// The dashboard's playground calls `/v1/prompts/{slug}/completions` from the browser: the
+/// dashboard's origin may (preflight, then a readable answer with its cost headers); other
+/// origins and other gateway routes get no cross-origin permission.
+#[tokio::test]
+async fn prompt_endpoints_answer_the_dashboard_origin_only() {
+    let app = keyway_testkit::spawn_embedded_app().await.unwrap();
+    let (_, _, key, _) = gateway_world(&app).await;
+    let dashboard = app.api_url.clone();
+    let url = format!("{}/v1/prompts/greet/completions", app.gateway_url);
+    let preflight = |origin: &str| {
+        app.client
+            .request(Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+
+    let resp = preflight(&dashboard).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], dashboard.as_str());
+    assert_eq!(h["access-control-allow-methods"], "POST");
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    assert!(!h.contains_key("access-control-allow-credentials"));
+
+    let resp = preflight("https://evil.example").await.unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    assert!(!resp.headers().contains_key("access-control-allow-methods"));
+
+    let resp = app
+        .client
+        .post(&url)
+        .header("origin", &dashboard)
+        .bearer_auth(&key)
+        .json(&json!({"variables": {"name": "Ada"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], dashboard.as_str());
+    let exposed = h["access-control-expose-headers"].to_str().unwrap();
+    for name in [
+        "x-keyway-cost-usd",
+        "x-keyway-prompt-version",
+        "x-keyway-request-id",
+    ] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+
+    // Errors are readable too, so the playground can show the gateway's message.
+    let resp = app
+        .client
+        .post(&url)
+        .header("origin", &dashboard)
+        .bearer_auth("kw-not-a-key")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        dashboard.as_str()
+    );
+
+    // Every other route stays same-origin only.
+    let resp = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.gateway_url))
+        .header("origin", &dashboard)
+        .bearer_auth(&key)
+        .json(&json!({"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
 }
