@@ -64,6 +64,11 @@ pub async fn patch(path: &str, body: Value) -> ApiResult {
     request("PATCH", path, Some(body)).await
 }
 
+/// `PUT path` with a JSON body.
+pub async fn put(path: &str, body: Value) -> ApiResult {
+    request("PUT", path, Some(body)).await
+}
+
 /// `DELETE path`.
 pub async fn delete(path: &str) -> ApiResult {
     request("DELETE", path, None).await
@@ -167,6 +172,85 @@ async fn send_once(method: &str, path: &str, body: Option<&Value>) -> ApiResult 
 
 #[cfg(not(feature = "hydrate"))]
 async fn send_once(_method: &str, _path: &str, _body: Option<&Value>) -> ApiResult {
+    Err(ApiError::offline())
+}
+
+/// The gateway's answer to a call the page made with a virtual key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayAnswer {
+    /// The JSON body.
+    pub body: Value,
+    /// The `x-keyway-*` headers the page shows, by name.
+    pub headers: Vec<(&'static str, String)>,
+    /// Time from sending the request to reading the whole answer, in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+impl GatewayAnswer {
+    /// A response header, when the gateway sent it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Response headers of the gateway the dashboard reads (it exposes them to the dashboard).
+pub const GATEWAY_HEADERS: [&str; 5] = [
+    "x-keyway-request-id",
+    "x-keyway-cost-usd",
+    "x-keyway-prompt-version",
+    "x-keyway-model",
+    "x-keyway-provider",
+];
+
+/// `POST url` to the gateway with a virtual key as the bearer token. No cookie is sent: the
+/// gateway knows only the key.
+#[cfg(feature = "hydrate")]
+pub async fn gateway_post(url: &str, key: &str, body: &Value) -> Result<GatewayAnswer, ApiError> {
+    use gloo_net::http::Request;
+    let started = crate::util::now_ms();
+    let response = Request::post(url)
+        .header("authorization", &format!("Bearer {}", key.trim()))
+        .json(body)
+        .map_err(|e| ApiError::local(format!("could not build the request: {e}")))?
+        .send()
+        .await
+        .map_err(|_| {
+            ApiError::local(format!(
+                "Could not reach the gateway at {url}. Check that it runs and that it allows this \
+                 dashboard's address (server.public_api_url)."
+            ))
+        })?;
+    let status = response.status();
+    let headers = GATEWAY_HEADERS
+        .iter()
+        .filter_map(|name| response.headers().get(name).map(|v| (*name, v)))
+        .collect();
+    let text = response.text().await.unwrap_or_default();
+    let elapsed_ms = crate::util::now_ms() - started;
+    if !(200..300).contains(&status) {
+        let mut e = error_from_body(status, &text);
+        e.message = format!("HTTP {status}: {}", e.message);
+        return Err(e);
+    }
+    let body = serde_json::from_str(&text)
+        .map_err(|e| ApiError::local(format!("unexpected answer from the gateway: {e}")))?;
+    Ok(GatewayAnswer {
+        body,
+        headers,
+        elapsed_ms,
+    })
+}
+
+/// On the server no request is made.
+#[cfg(not(feature = "hydrate"))]
+pub async fn gateway_post(
+    _url: &str,
+    _key: &str,
+    _body: &Value,
+) -> Result<GatewayAnswer, ApiError> {
     Err(ApiError::offline())
 }
 

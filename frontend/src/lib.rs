@@ -25,9 +25,11 @@ use crate::pages::{
     admin::{Audit, Settings},
     auth::{AcceptInvite, ForgotPassword, Login, NewOrg, ResetPassword, Signup, VerifyEmail},
     dashboard::Overview,
+    guardrails::{GuardrailDetail, Guardrails},
     keys::Keys,
     logs::{LogDetail, Logs},
     not_found::NotFound,
+    prompts::{PromptDetail, Prompts},
     providers::Providers,
     team::Team,
 };
@@ -115,6 +117,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("logs/:rid") view=LogDetail />
                     <Route path=path!("keys") view=Keys />
                     <Route path=path!("providers") view=Providers />
+                    <Route path=path!("prompts") view=Prompts />
+                    <Route path=path!("prompts/:id") view=PromptDetail />
+                    <Route path=path!("guardrails") view=Guardrails />
+                    <Route path=path!("guardrails/:id") view=GuardrailDetail />
                     <Route path=path!("team") view=Team />
                     <Route path=path!("audit") view=Audit />
                     <Route path=path!("settings") view=Settings />

@@ -236,6 +236,13 @@ pub fn OrgShell() -> impl IntoView {
             (org.link("/logs"), "Logs", IconKind::Logs, false),
             (org.link("/keys"), "Virtual keys", IconKind::Key, false),
             (org.link("/providers"), "Providers", IconKind::Plug, false),
+            (org.link("/prompts"), "Prompts", IconKind::Prompt, false),
+            (
+                org.link("/guardrails"),
+                "Guardrails",
+                IconKind::ShieldCheck,
+                false,
+            ),
             (org.link("/team"), "Team", IconKind::Team, false),
             (org.link("/audit"), "Audit log", IconKind::Shield, false),
             (org.link("/settings"), "Settings", IconKind::Gear, false),

@@ -19,8 +19,10 @@ pub enum IconKind {
     Route,
     /// Prompts.
     Prompt,
-    /// Guardrails.
+    /// Audit log.
     Shield,
+    /// Guardrails.
+    ShieldCheck,
     /// Team and members.
     Team,
     /// Billing.
@@ -49,6 +51,7 @@ impl IconKind {
             Self::Route => "M6 3v12a3 3 0 0 0 3 3h9M18 18l-3-3m3 3-3 3M6 3 3 6m3-3 3 3",
             Self::Prompt => "M4 5h16v11H8l-4 4zM8 9h8M8 12h5",
             Self::Shield => "M12 3 4 6v6c0 5 3.5 8 8 9 4.5-1 8-4 8-9V6z",
+            Self::ShieldCheck => "M12 3 4 6v6c0 5 3.5 8 8 9 4.5-1 8-4 8-9V6zM9 12l2 2 4-4",
             Self::Team => {
                 "M16 20v-2a4 4 0 0 0-8 0v2M12 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM21 20v-1.5a3 3 0 0 0-3-3M3 20v-1.5a3 3 0 0 1 3-3"
             }

@@ -3,8 +3,10 @@
 pub mod admin;
 pub mod auth;
 pub mod dashboard;
+pub mod guardrails;
 pub mod keys;
 pub mod logs;
 pub mod not_found;
+pub mod prompts;
 pub mod providers;
 pub mod team;
