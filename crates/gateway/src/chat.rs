@@ -30,7 +30,7 @@ const MAX_UPSTREAM_BODY: usize = 32 * 1024 * 1024;
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Chat, &req, &body, &state, None).await
@@ -39,7 +39,7 @@ pub async fn chat_completions(
 /// `POST /v1/messages`.
 pub async fn messages(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Messages, &req, &body, &state, None).await
@@ -48,7 +48,7 @@ pub async fn messages(
 /// `POST /v1/completions` (legacy OpenAI Completions).
 pub async fn completions(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Completions, &req, &body, &state, None).await
@@ -57,7 +57,7 @@ pub async fn completions(
 /// `POST /v1/responses` (OpenAI Responses).
 pub async fn responses(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Responses, &req, &body, &state, None).await

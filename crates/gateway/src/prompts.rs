@@ -291,7 +291,7 @@ fn fail(err: &GatewayError) -> HttpResponse {
 pub async fn render(
     req: HttpRequest,
     slug: web::Path<String>,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     let parsed = match read::<RenderBody>(&body) {
@@ -327,7 +327,7 @@ pub async fn render(
 pub async fn completions(
     req: HttpRequest,
     slug: web::Path<String>,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     let started = Instant::now();
