@@ -14,6 +14,7 @@ mod m20261205_400000_routing_configs;
 mod m20261205_400001_org_limits;
 mod m20261206_100000_prompts;
 mod m20261206_200000_guardrails;
+mod m20261206_300000_prompt_guardrails;
 
 /// Every control-plane migration, in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_400001_org_limits::Migration),
             Box::new(m20261206_100000_prompts::Migration),
             Box::new(m20261206_200000_guardrails::Migration),
+            Box::new(m20261206_300000_prompt_guardrails::Migration),
         ]
     }
 }

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use uuid::Uuid;
 
 /// Largest template text (one message, or one partial), in bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 256 * 1024;
@@ -39,6 +40,8 @@ pub const MAX_PARTIAL_DEPTH: usize = 8;
 pub const MAX_STEPS: usize = 1_000_000;
 /// Most messages in one prompt version.
 pub const MAX_MESSAGES: usize = 256;
+/// Most guardrails one version may name.
+pub const MAX_GUARDRAILS: usize = 32;
 
 /// Why a template could not be parsed or rendered. Every case is the caller's input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +93,10 @@ pub struct PromptTemplate {
     pub parameters: Map<String, Value>,
     /// Declared variables by name.
     pub variables: BTreeMap<String, VariableSpec>,
+    /// Ids of the organization's guardrails this version applies, besides the key's and the
+    /// routing config's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<Uuid>,
 }
 
 const ROLES: [&str; 4] = ["system", "user", "assistant", "developer"];
@@ -98,7 +105,8 @@ const RESERVED_PARAMS: [&str; 3] = ["model", "messages", "stream"];
 
 impl PromptTemplate {
     /// Checks the version: roles, non-empty model, every template parses, partial names exist
-    /// in `partials`, no reserved parameter.
+    /// in `partials`, no reserved parameter, at most [`MAX_GUARDRAILS`] distinct guardrails
+    /// (whether they exist is the store's to check).
     pub fn validate(&self, partials: &HashMap<String, String>) -> Result<(), PromptError> {
         if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
             return Err(PromptError::Template(format!(
@@ -116,6 +124,14 @@ impl PromptTemplate {
                     "parameters.{key}: set by the prompt itself, not a parameter"
                 )));
             }
+        }
+        let mut guardrails = self.guardrails.clone();
+        guardrails.sort_unstable();
+        guardrails.dedup();
+        if guardrails.len() != self.guardrails.len() || guardrails.len() > MAX_GUARDRAILS {
+            return Err(PromptError::Template(format!(
+                "guardrails: name at most {MAX_GUARDRAILS} guardrails, each once"
+            )));
         }
         for name in self.variables.keys() {
             check_name(name).map_err(|e| PromptError::Variables(format!("variables: {e}")))?;
@@ -545,6 +561,7 @@ mod tests {
             model: "openai/gpt-4o-mini".into(),
             parameters: Map::new(),
             variables,
+            guardrails: Vec::new(),
         };
         let partials = partials
             .iter()
@@ -686,6 +703,7 @@ mod tests {
             model: "openai/gpt-4o-mini".into(),
             parameters: json!({"temperature": 0.2}).as_object().cloned().unwrap(),
             variables,
+            guardrails: Vec::new(),
         };
         t.validate(&HashMap::new()).unwrap();
         let given = |v: Value| v.as_object().cloned().unwrap();
@@ -718,6 +736,7 @@ mod tests {
             model: "m".into(),
             parameters: Map::new(),
             variables: BTreeMap::new(),
+            guardrails: Vec::new(),
         };
         assert!(t.validate(&HashMap::new()).is_err());
         assert_eq!(t.partials(), vec!["p".to_owned()]);
@@ -729,5 +748,13 @@ mod tests {
         t.parameters.clear();
         t.messages[0].role = "tool".into();
         assert!(t.validate(&partials).is_err());
+        t.messages[0].role = "user".into();
+        let g = Uuid::now_v7();
+        t.guardrails = vec![g, g];
+        assert!(t.validate(&partials).is_err(), "a guardrail named twice");
+        t.guardrails = (0..=MAX_GUARDRAILS).map(|_| Uuid::now_v7()).collect();
+        assert!(t.validate(&partials).is_err(), "too many guardrails");
+        t.guardrails.truncate(2);
+        t.validate(&partials).unwrap();
     }
 }

@@ -30,7 +30,7 @@ const MAX_UPSTREAM_BODY: usize = 32 * 1024 * 1024;
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Chat, &req, &body, &state, None).await
@@ -39,7 +39,7 @@ pub async fn chat_completions(
 /// `POST /v1/messages`.
 pub async fn messages(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Messages, &req, &body, &state, None).await
@@ -48,7 +48,7 @@ pub async fn messages(
 /// `POST /v1/completions` (legacy OpenAI Completions).
 pub async fn completions(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Completions, &req, &body, &state, None).await
@@ -57,7 +57,7 @@ pub async fn completions(
 /// `POST /v1/responses` (OpenAI Responses).
 pub async fn responses(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     serve(Api::Responses, &req, &body, &state, None).await
@@ -209,14 +209,15 @@ impl ClientWriter {
     }
 }
 
-/// Serves one generation request end to end (pipeline steps 2-11). `prompt` names the stored
-/// prompt version `body` was rendered from, recorded on the request event.
+/// Serves one generation request end to end (pipeline steps 2-11). `prompt` is the stored
+/// prompt version `body` was rendered from: recorded on the request event, its guardrails
+/// applied.
 pub(crate) async fn serve(
     api: Api,
     req: &HttpRequest,
     body: &[u8],
     state: &GatewayState,
-    prompt: Option<crate::prompts::PromptRef>,
+    prompt: Option<&crate::prompts::Resolved>,
 ) -> HttpResponse {
     let surface = api.surface();
     let started = Instant::now();
@@ -234,9 +235,9 @@ pub(crate) async fn serve(
     let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), api.name(), "");
     event.key_id = Some(policy.key_id.to_string());
     event.team_id = policy.team_id.map(|t| t.to_string());
-    if let Some(prompt) = prompt {
-        event.prompt_id = Some(prompt.id.to_string());
-        event.prompt_version = Some(prompt.version);
+    if let Some(resolved) = prompt {
+        event.prompt_id = Some(resolved.prompt.id.to_string());
+        event.prompt_version = Some(resolved.prompt.version);
     }
     let mut recorder = Recorder::new(state.events.clone(), event, started);
     if policy.log_bodies {
@@ -282,7 +283,8 @@ pub(crate) async fn serve(
     };
     // Step 5: input guardrails (deny, flag, redact in place).
     let config = selected.as_ref().map(|s| &*s.config);
-    let guards = match state.guardrails.for_request(&policy, config).await {
+    let named = prompt.map_or(&[][..], |p| &p.template.guardrails);
+    let guards = match state.guardrails.for_request(&policy, config, named).await {
         Ok(guards) => guards,
         Err(e) => return fail(recorder, e),
     };

@@ -45,7 +45,7 @@ struct EmbeddingsAnswer {
 /// `POST /v1/embeddings`.
 pub async fn embeddings(
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     let started = Instant::now();

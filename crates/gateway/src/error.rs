@@ -13,6 +13,18 @@ pub enum Surface {
     Anthropic,
 }
 
+impl Surface {
+    /// The surface a gateway path belongs to: Anthropic's for `/v1/messages`, OpenAI's for
+    /// every other route.
+    pub fn for_path(path: &str) -> Self {
+        if path.trim_end_matches('/') == "/v1/messages" {
+            Self::Anthropic
+        } else {
+            Self::OpenAi
+        }
+    }
+}
+
 /// A request the gateway refuses or could not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayError {
@@ -123,6 +135,11 @@ impl GatewayError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// What went wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// The response in `surface`'s error shape.

@@ -23,7 +23,8 @@
 //!
 //! A key attaches guardrails (all their checks run); a routing config's root may name guardrail
 //! ids in Portkey's `input_guardrails` / `output_guardrails` (only their input, respectively
-//! output, checks run; Portkey's inline forms are not run).
+//! output, checks run; Portkey's inline forms are not run); a stored prompt version names
+//! guardrails that run (all their checks) on requests served from it.
 //!
 //! Guardrails are cached in-process for [`GUARDRAIL_TTL`] and evicted when the control plane
 //! announces a change of their organization ([`Guardrails::evict`]).
@@ -108,21 +109,34 @@ impl Guardrails {
         }
     }
 
-    /// The guardrails of a request: those `policy`'s key attaches (all their checks), then
-    /// those the routing `config`'s root names in `input_guardrails` (their input checks) and
-    /// `output_guardrails` (their output checks). A key's guardrail that no longer exists is
-    /// skipped (the control plane refuses to delete an attached one); a config naming one the
+    /// The guardrails of a request: those `policy`'s key attaches (all their checks), those
+    /// the served `prompt` version names (all their checks), then those the routing `config`'s
+    /// root names in `input_guardrails` (their input checks) and `output_guardrails` (their
+    /// output checks). A key's guardrail that no longer exists is skipped (the control plane
+    /// refuses to delete an attached one); a prompt version or config naming one the
     /// organization does not have is a 400.
     pub async fn for_request(
         &self,
         policy: &KeyPolicy,
         config: Option<&RoutingConfig>,
+        prompt: &[Uuid],
     ) -> Result<Active, GatewayError> {
-        let mut loaded = Vec::with_capacity(policy.guardrails.len());
+        let mut loaded = Vec::with_capacity(policy.guardrails.len() + prompt.len());
         for id in &policy.guardrails {
             if let Some(found) = self.get(policy.org_id, *id).await? {
                 loaded.push((found, None));
             }
+        }
+        for id in prompt {
+            // Deleting a guardrail a live version names is refused; an older version naming
+            // one since deleted is refused here rather than served unguarded.
+            let found = self.get(policy.org_id, *id).await?.ok_or_else(|| {
+                GatewayError::bad_request(
+                    format!("The prompt version names guardrail {id}, which no longer exists in this organization."),
+                    Some("version"),
+                )
+            })?;
+            loaded.push((found, None));
         }
         if let Some(config) = config {
             let root = config.root();

@@ -7,7 +7,7 @@
 //!    TCP_NODELAY and header/idle timeouts (the server's listener settings).
 //! 2. Authentication of the virtual key through an in-process cache ([`auth`]), kept fresh by
 //!    the control plane's invalidation messages ([`GatewayState::listen_for_changes`]).
-//! 3. Input limits (nesting depth, message count, max tokens: [`limits`]), then parsing the
+//! 3. Input limits (body size: [`body`]; nesting depth, message count, max tokens: [`limits`]), then parsing the
 //!    body for its surface into the canonical request; unknown fields (including any attempt
 //!    to name upstream URLs, keys or headers) are refused ([`chat`], [`completions`],
 //!    [`responses`]).
@@ -39,6 +39,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod body;
 pub mod chat;
 pub mod completions;
 pub mod cors;

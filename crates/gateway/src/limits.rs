@@ -9,6 +9,8 @@ use keyway_providers::ChatRequest;
 /// Limits on one request's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputLimits {
+    /// Largest request body in bytes ([`crate::body::Body`] refuses more with a 413).
+    pub max_body_bytes: usize,
     /// Most messages (input items, prompts' turns) in one request.
     pub max_messages: usize,
     /// Deepest JSON nesting of the body (objects and arrays).
@@ -20,6 +22,7 @@ pub struct InputLimits {
 impl Default for InputLimits {
     fn default() -> Self {
         Self {
+            max_body_bytes: 8 * 1024 * 1024,
             max_messages: 4096,
             max_json_depth: 64,
             max_tokens: 262_144,

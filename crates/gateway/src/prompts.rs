@@ -1,8 +1,8 @@
 //! Stored prompts served by the gateway (pipeline step 4): `POST /v1/prompts/{slug}/render`
 //! returns the rendered OpenAI chat request, `POST /v1/prompts/{slug}/completions` renders it
 //! and runs it through the ordinary chat pipeline ([`crate::chat`]): authentication, routing,
-//! limits and budgets, logging and streaming all apply, and the request event records the
-//! prompt's id and version.
+//! limits and budgets, guardrails (the key's, the config's and the version's own), logging and
+//! streaming all apply, and the request event records the prompt's id and version.
 //!
 //! Both take `{variables, label | version}` (neither: the `production` label's version, else
 //! the newest); completions also take `stream` and `overrides` (request parameters, including
@@ -231,7 +231,7 @@ async fn render_for(
     label: Option<String>,
     version: Option<u32>,
     variables: &Map<String, Value>,
-) -> Result<(PromptRef, Map<String, Value>), Refused> {
+) -> Result<(Arc<Resolved>, Map<String, Value>), Refused> {
     let selector = VersionSelector::pick(label, version)
         .map_err(|e| GatewayError::bad_request(format!("{e}."), Some("version")))?;
     let resolved = state.prompts.resolve(policy.org_id, slug, selector).await?;
@@ -243,7 +243,7 @@ async fn render_for(
             error: GatewayError::bad_request(e.to_string(), Some("variables")),
             prompt: Some(resolved.prompt),
         })?;
-    Ok((resolved.prompt, body))
+    Ok((resolved, body))
 }
 
 fn request_id() -> String {
@@ -291,7 +291,7 @@ fn fail(err: &GatewayError) -> HttpResponse {
 pub async fn render(
     req: HttpRequest,
     slug: web::Path<String>,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     let parsed = match read::<RenderBody>(&body) {
@@ -312,10 +312,10 @@ pub async fn render(
     )
     .await;
     match rendered {
-        Ok((prompt, request)) => HttpResponse::Ok().json(json!({
+        Ok((resolved, request)) => HttpResponse::Ok().json(json!({
             "object": "prompt.render",
-            "prompt_id": prompt.id,
-            "version": prompt.version,
+            "prompt_id": resolved.prompt.id,
+            "version": resolved.prompt.version,
             "request": request,
         })),
         Err(refused) => fail(&refused.error),
@@ -327,7 +327,7 @@ pub async fn render(
 pub async fn completions(
     req: HttpRequest,
     slug: web::Path<String>,
-    body: web::Bytes,
+    body: crate::body::Body,
     state: web::Data<GatewayState>,
 ) -> HttpResponse {
     let started = Instant::now();
@@ -355,7 +355,7 @@ pub async fn completions(
         Err(e) => return refuse(&state, &policy, &body, started, &e.into()),
     };
     let rendered = render_for(&policy, &state, &slug, label, version, &variables).await;
-    let (prompt, mut request) = match rendered {
+    let (resolved, mut request) = match rendered {
         Ok(rendered) => rendered,
         Err(refused) => return refuse(&state, &policy, &body, started, &refused),
     };
@@ -368,12 +368,13 @@ pub async fn completions(
         Err(e) => {
             let refused = Refused {
                 error: GatewayError::bad_request(format!("Rendered request: {e}"), None),
-                prompt: Some(prompt),
+                prompt: Some(resolved.prompt),
             };
             return refuse(&state, &policy, &body, started, &refused);
         }
     };
-    let mut resp = crate::chat::serve(Api::Chat, &req, &chat_body, &state, Some(prompt)).await;
+    let mut resp = crate::chat::serve(Api::Chat, &req, &chat_body, &state, Some(&resolved)).await;
+    let prompt = resolved.prompt;
     crate::chat::set_header(&mut resp, "x-keyway-prompt-id", &prompt.id.to_string());
     crate::chat::set_header(
         &mut resp,

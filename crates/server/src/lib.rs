@@ -150,6 +150,7 @@ impl Application {
                 )?
                 .with_dashboard_origin(dashboard_url.as_deref())
                 .with_limits(keyway_gateway::limits::InputLimits {
+                    max_body_bytes: settings.gateway.max_body_bytes,
                     max_messages: settings.gateway.max_messages,
                     max_json_depth: settings.gateway.max_json_depth,
                     max_tokens: settings.gateway.max_tokens,
@@ -169,12 +170,10 @@ impl Application {
                 // Circuit breakers and target health are shared with the other replicas.
                 gateway.share_health(&services.kv);
                 let gateway = web::Data::new(gateway);
-                let body_limit = settings.gateway.max_body_bytes;
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(state.clone())
                         .app_data(gateway.clone())
-                        .app_data(web::PayloadConfig::new(body_limit))
                         .configure(health::configure)
                         .route("/metrics", web::get().to(health::metrics))
                         .configure(keyway_gateway::configure)

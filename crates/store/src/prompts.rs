@@ -181,6 +181,10 @@ fn version_from(m: prompt_version::Model) -> Result<PromptVersion, StoreError> {
         parameters: serde_json::from_value(m.parameters.clone())
             .map_err(|e| bad("parameters", e))?,
         variables: serde_json::from_value(m.variables.clone()).map_err(|e| bad("variables", e))?,
+        guardrails: match &m.guardrails {
+            Some(ids) => serde_json::from_value(ids.clone()).map_err(|e| bad("guardrails", e))?,
+            None => Vec::new(),
+        },
     };
     Ok(PromptVersion {
         prompt_id: m.prompt_id,
@@ -210,6 +214,11 @@ fn version_row(
         model: Set(template.model.clone()),
         parameters: Set(json(serde_json::to_value(&template.parameters))?),
         variables: Set(json(serde_json::to_value(&template.variables))?),
+        guardrails: Set(if template.guardrails.is_empty() {
+            None
+        } else {
+            Some(json(serde_json::to_value(&template.guardrails))?)
+        }),
         commit_message: Set(commit_message.to_owned()),
         created_by: Set(by.map(|u| u.as_uuid())),
         created_at: Set(at),

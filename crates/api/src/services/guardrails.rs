@@ -148,8 +148,8 @@ pub async fn update(
     Ok(after)
 }
 
-/// Deletes a guardrail and its versions; refused while a key attaches it or a routing config
-/// names it.
+/// Deletes a guardrail and its versions; refused while a key attaches it, a routing config
+/// names it, or a prompt's newest or labelled version names it.
 pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: Uuid) -> Result<(), ApiError> {
     ctx.require(Role::Admin, "deleting guardrails")?;
     let guardrail = get(state, ctx, id).await?;
@@ -178,6 +178,18 @@ pub async fn delete(state: &ApiState, ctx: &OrgCtx, id: Uuid) -> Result<(), ApiE
         return Err(ApiError::Conflict(format!(
             "routing config(s) {} name this guardrail; change them first",
             naming.join(", ")
+        )));
+    }
+    let prompts: Vec<String> = super::prompts::live_versions(state, ctx)
+        .await?
+        .into_iter()
+        .filter(|(_, v)| v.template.guardrails.contains(&id))
+        .map(|(prompt, v)| format!("{prompt} v{}", v.version))
+        .collect();
+    if !prompts.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "prompt version(s) {} name this guardrail; write or label versions without it first",
+            prompts.join(", ")
         )));
     }
     state.db.delete_guardrail(ctx.org_id, id).await?;

@@ -102,7 +102,15 @@ async fn check_template(
         ));
     }
     let partials = state.db.partial_contents(ctx.org_id).await?;
-    template.validate(&partials).map_err(bad)
+    template.validate(&partials).map_err(bad)?;
+    state
+        .db
+        .check_guardrails_exist(ctx.org_id, &template.guardrails)
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(why) => ApiError::BadRequest(format!("guardrails: {why}")),
+            other => other.into(),
+        })
 }
 
 /// Prompts of the organization.
@@ -295,6 +303,18 @@ pub async fn set_label(
     ctx.require(Role::Admin, "moving prompt labels")?;
     let label = slug(label, "label")?;
     let before = get(state, ctx, id).await?;
+    // An older version may name a guardrail deleted since: serving it would fail, so it
+    // cannot ship.
+    if let Some(v) = state.db.get_prompt_version(ctx.org_id, id, number).await?
+        && let Err(StoreError::Invalid(why)) = state
+            .db
+            .check_guardrails_exist(ctx.org_id, &v.template.guardrails)
+            .await
+    {
+        return Err(ApiError::BadRequest(format!(
+            "version: version {number} cannot be labelled, {why}"
+        )));
+    }
     let moved = match state
         .db
         .set_prompt_label(ctx.org_id, id, &label, number, Some(ctx.caller.user.id))
@@ -378,7 +398,7 @@ pub struct PromptDiff {
     pub unified: String,
 }
 
-fn diff_text(t: &PromptTemplate) -> [(&'static str, String); 4] {
+fn diff_text(t: &PromptTemplate) -> [(&'static str, String); 5] {
     let messages = t
         .messages
         .iter()
@@ -389,6 +409,7 @@ fn diff_text(t: &PromptTemplate) -> [(&'static str, String); 4] {
         ("model", format!("{}\n", t.model)),
         ("parameters", pretty(&t.parameters)),
         ("variables", pretty(&t.variables)),
+        ("guardrails", pretty(&t.guardrails)),
     ]
 }
 
@@ -400,7 +421,7 @@ fn pretty(value: &impl Serialize) -> String {
 }
 
 /// The line diff between versions `from` and `to` (defaults: the version before `to`, and the
-/// newest) of messages, model, parameters and variables.
+/// newest) of messages, model, parameters, variables and guardrails.
 pub async fn diff(
     state: &ApiState,
     ctx: &OrgCtx,
@@ -589,6 +610,27 @@ pub async fn partial_versions(
     Ok(state.db.list_partial_versions(ctx.org_id, id).await?)
 }
 
+/// The versions that serve traffic or will: each prompt's newest and its labelled ones, as
+/// `(prompt slug, version)`.
+pub async fn live_versions(
+    state: &ApiState,
+    ctx: &OrgCtx,
+) -> Result<Vec<(String, PromptVersion)>, ApiError> {
+    let mut live_versions = Vec::new();
+    for p in state.db.list_prompts(ctx.org_id).await? {
+        let mut live: Vec<u32> = p.labels.values().copied().collect();
+        live.push(p.latest_version);
+        live.sort_unstable();
+        live.dedup();
+        for n in live {
+            if let Some(v) = state.db.get_prompt_version(ctx.org_id, p.id, n).await? {
+                live_versions.push((p.slug.clone(), v));
+            }
+        }
+    }
+    Ok(live_versions)
+}
+
 /// Where a partial is included: `slug vN` of prompt versions that are newest or labelled, and
 /// `partial other` of other partials.
 async fn partial_users(
@@ -596,21 +638,12 @@ async fn partial_users(
     ctx: &OrgCtx,
     slug: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let mut users = Vec::new();
-    for p in state.db.list_prompts(ctx.org_id).await? {
-        let mut live: Vec<u32> = p.labels.values().copied().collect();
-        live.push(p.latest_version);
-        live.sort_unstable();
-        live.dedup();
-        for n in live {
-            let Some(v) = state.db.get_prompt_version(ctx.org_id, p.id, n).await? else {
-                continue;
-            };
-            if v.template.partials().iter().any(|s| s == slug) {
-                users.push(format!("{} v{n}", p.slug));
-            }
-        }
-    }
+    let mut users: Vec<String> = live_versions(state, ctx)
+        .await?
+        .into_iter()
+        .filter(|(_, v)| v.template.partials().iter().any(|s| s == slug))
+        .map(|(prompt, v)| format!("{prompt} v{}", v.version))
+        .collect();
     for other in state.db.list_partials(ctx.org_id).await? {
         if other.slug != slug
             && prompt::partials_of(&other.content)

@@ -648,3 +648,216 @@ async fn guardrails_named_by_a_routing_config_run_on_their_stage(app: TestApp) {
     .await;
     assert_eq!(status, 409, "{body}");
 }
+
+/// A prompt completion through the gateway: (status, `x-keyway-guardrails`, body text).
+async fn prompted(app: &TestApp, key: &str, body: Value) -> (u16, Option<String>, String) {
+    let resp = app
+        .client
+        .post(format!("{}/v1/prompts/echoer/completions", app.gateway_url))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let flagged = resp
+        .headers()
+        .get("x-keyway-guardrails")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, flagged, resp.text().await.unwrap())
+}
+
+on_both_backends!(guardrails_named_by_a_prompt_version_guard_its_completions);
+async fn guardrails_named_by_a_prompt_version_guard_its_completions(app: TestApp) {
+    let w = world(&app).await;
+    let base = format!("/api/v1/orgs/{}", w.org);
+    let (_, plain) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/keys"),
+        Some(json!({"name": "plain"})),
+    )
+    .await;
+    let plain = plain["key"].as_str().unwrap().to_owned();
+    let (status, guard) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/guardrails"),
+        Some(json!({"slug": "prompt-guard", "definition": {"version": 1, "checks": [
+            {"id": "no-alpha", "on": "input", "action": "deny", "check": {"type": "words", "words": ["alpha"]}},
+            {"id": "mail", "on": "output", "action": "redact", "check": {"type": "pii", "kinds": ["email"]}},
+        ]}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{guard}");
+    let guard = guard["id"].as_str().unwrap().to_owned();
+    let version = |guardrails: Value| {
+        json!({"messages": [{"role": "user", "content": "{{text}}"}], "model": "mock/echo",
+               "variables": {"text": {"required": true}}, "guardrails": guardrails})
+    };
+
+    // Only the organization's own guardrails may be named.
+    let other_org = app.create_org(&w.owner, "Elsewhere").await.unwrap();
+    let elsewhere = format!("/api/v1/orgs/{other_org}");
+    let (status, theirs) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{elsewhere}/guardrails"),
+        Some(json!({"slug": "theirs", "definition": input_guard()})),
+    )
+    .await;
+    assert_eq!(status, 201, "{theirs}");
+    for foreign in [theirs["id"].clone(), json!(uuid::Uuid::now_v7())] {
+        let mut body = version(json!([foreign]));
+        body["slug"] = json!("echoer");
+        body["name"] = json!("Echoer");
+        let (status, refused) = call(
+            &app,
+            &w.owner,
+            Method::POST,
+            &format!("{base}/prompts"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("guardrails:"),
+            "{refused}"
+        );
+    }
+
+    // Version 1 names the guardrail: its checks run for any key, streamed or not.
+    let mut body = version(json!([guard]));
+    body["slug"] = json!("echoer");
+    body["name"] = json!("Echoer");
+    let (status, created) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{base}/prompts"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let prompt = format!("{base}/prompts/{}", created["id"].as_str().unwrap());
+    let (_, v1) = call(
+        &app,
+        &w.owner,
+        Method::GET,
+        &format!("{prompt}/versions/1"),
+        None,
+    )
+    .await;
+    assert_eq!(v1["guardrails"], json!([guard]));
+    let (status, _, denied) =
+        prompted(&app, &plain, json!({"variables": {"text": "say alpha"}})).await;
+    assert_eq!(status, 446, "{denied}");
+    assert!(denied.contains("no-alpha"), "{denied}");
+    for stream in [false, true] {
+        let (status, flagged, text) = prompted(
+            &app,
+            &plain,
+            json!({"variables": {"text": "write to ada@example.com"}, "stream": stream}),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains("[REDACTED_EMAIL]"), "stream={stream}: {text}");
+        assert!(!text.contains("ada@example.com"), "stream={stream}: {text}");
+        assert_eq!(flagged.as_deref(), Some("prompt-guard/mail=redact"));
+    }
+
+    // Version 2 names none: the same input passes, and the diff shows the change.
+    let (status, v2) = call(
+        &app,
+        &w.owner,
+        Method::POST,
+        &format!("{prompt}/versions"),
+        Some(version(json!([]))),
+    )
+    .await;
+    assert_eq!(status, 201, "{v2}");
+    let (status, _, text) =
+        prompted(&app, &plain, json!({"variables": {"text": "say alpha"}})).await;
+    assert_eq!(status, 200, "{text}");
+    let (_, diff) = call(
+        &app,
+        &w.owner,
+        Method::GET,
+        &format!("{prompt}/diff?from=1&to=2"),
+        None,
+    )
+    .await;
+    let changed: Vec<&str> = diff["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["changed"] == true)
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["guardrails"], "{diff}");
+
+    // Rolling production back to version 1 brings its guardrail back.
+    let (status, _) = call(
+        &app,
+        &w.owner,
+        Method::PUT,
+        &format!("{prompt}/labels/production"),
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = prompted(
+        &app,
+        &plain,
+        json!({"variables": {"text": "alpha"}, "label": "production"}),
+    )
+    .await;
+    assert_eq!(status, 446);
+
+    // A labelled version's guardrail cannot be deleted; once no live version names it, it can,
+    // and the old version then neither ships nor serves unguarded.
+    let delete = format!("{base}/guardrails/{guard}");
+    let (status, body) = call(&app, &w.owner, Method::DELETE, &delete, None).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("echoer v1"),
+        "{body}"
+    );
+    let (status, _) = call(
+        &app,
+        &w.owner,
+        Method::DELETE,
+        &format!("{prompt}/labels/production"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = call(&app, &w.owner, Method::DELETE, &delete, None).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = call(
+        &app,
+        &w.owner,
+        Method::PUT,
+        &format!("{prompt}/labels/production"),
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, text) = prompted(
+        &app,
+        &plain,
+        json!({"variables": {"text": "hello"}, "version": 1}),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("no longer exists"), "{text}");
+}

@@ -447,3 +447,71 @@ async fn input_limits_answer_400_in_the_surface_shape() {
         200
     );
 }
+
+#[tokio::test]
+async fn oversized_bodies_answer_413_in_the_surface_shape_announced_or_not() {
+    let app = spawn_with(Backends::Embedded, |s| s.gateway.max_body_bytes = 4096)
+        .await
+        .unwrap();
+    let tenant = app.seed_tenant("acme").await.unwrap();
+    let big = "x".repeat(5000);
+    let chunked = |text: String| {
+        // A streamed body carries no Content-Length: the limit holds while reading it.
+        let body = json!({"model": "mock/echo", "messages": [{"role": "user", "content": text}]});
+        let stream = futures_util::stream::iter(
+            body.to_string()
+                .into_bytes()
+                .chunks(1000)
+                .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+                .collect::<Vec<_>>(),
+        );
+        reqwest::Body::wrap_stream(stream)
+    };
+    for announced in [true, false] {
+        let body = json!({"model": "mock/echo", "messages": [{"role": "user", "content": big}]});
+        let req = app
+            .client
+            .post(format!("{}/v1/chat/completions", app.gateway_url))
+            .bearer_auth(&tenant.key)
+            .header("content-type", "application/json");
+        let req = if announced {
+            req.json(&body)
+        } else {
+            req.body(chunked(big.clone()))
+        };
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 413, "announced={announced}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "request_too_large", "{err}");
+        assert_eq!(err["error"]["type"], "invalid_request_error", "{err}");
+    }
+    let resp = app
+        .client
+        .post(format!("{}/v1/messages", app.gateway_url))
+        .header("x-api-key", &tenant.key)
+        .json(&json!({"model": "mock/echo", "max_tokens": 10,
+            "messages": [{"role": "user", "content": big}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (err["type"].as_str(), err["error"]["type"].as_str()),
+        (Some("error"), Some("request_too_large")),
+        "{err}"
+    );
+    // Under the limit, streamed or not, the request is served.
+    let resp = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.gateway_url))
+        .bearer_auth(&tenant.key)
+        .header("content-type", "application/json")
+        .body(chunked("y".repeat(3000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["choices"][0]["message"]["content"], "y".repeat(3000));
+}

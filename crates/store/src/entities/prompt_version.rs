@@ -23,6 +23,9 @@ pub struct Model {
     /// Variable schema (object by name).
     #[sea_orm(column_type = "JsonBinary")]
     pub variables: Json,
+    /// Ids of the guardrails this version applies (array; NULL is none).
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub guardrails: Option<Json>,
     /// What changed in this version.
     pub commit_message: String,
     /// User who wrote this version.

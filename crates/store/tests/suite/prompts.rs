@@ -59,6 +59,7 @@ fn template(content: &str) -> PromptTemplate {
             .cloned()
             .unwrap(),
         variables: serde_json::from_value(serde_json::json!({"name": {"required": true}})).unwrap(),
+        guardrails: Vec::new(),
     }
 }
 
@@ -87,11 +88,24 @@ async fn prompts_version_label_and_delete(db: &Database) {
         .await
         .unwrap();
 
+    let guarded = PromptTemplate {
+        guardrails: vec![uuid::Uuid::now_v7(), uuid::Uuid::now_v7()],
+        ..template("Hello {{name}}")
+    };
     let v2 = db
-        .create_prompt_version(acme, p.id, &template("Hello {{name}}"), "warmer", None)
+        .create_prompt_version(acme, p.id, &guarded, "warmer", None)
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
+    assert_eq!(
+        db.get_prompt_version(acme, p.id, 2)
+            .await
+            .unwrap()
+            .unwrap()
+            .template,
+        guarded,
+        "a version keeps the guardrails it names"
+    );
     let versions = db.list_prompt_versions(acme, p.id).await.unwrap();
     assert_eq!(
         versions.iter().map(|v| v.version).collect::<Vec<_>>(),

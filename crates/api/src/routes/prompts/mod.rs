@@ -94,6 +94,8 @@ pub struct PromptVersionOut {
     /// Variables by name: `{required, default, description}`.
     #[schema(value_type = Object)]
     pub variables: BTreeMap<String, VariableSpec>,
+    /// Ids of the organization's guardrails this version applies.
+    pub guardrails: Vec<Uuid>,
     /// What changed.
     pub commit_message: String,
     /// Who wrote it.
@@ -110,6 +112,7 @@ impl From<PromptVersion> for PromptVersionOut {
             model: v.template.model,
             parameters: v.template.parameters,
             variables: v.template.variables,
+            guardrails: v.template.guardrails,
             commit_message: v.commit_message,
             created_by: v.created_by.map(|u| u.as_uuid()),
             created_at: v.created_at,
@@ -148,6 +151,10 @@ pub struct PromptCreateIn {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub variables: BTreeMap<String, VariableSpec>,
+    /// Ids of the organization's guardrails this version applies (besides the key's and the
+    /// routing config's).
+    #[serde(default)]
+    pub guardrails: Vec<Uuid>,
     /// What this version is.
     #[serde(default)]
     pub commit_message: String,
@@ -170,6 +177,10 @@ pub struct PromptVersionIn {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub variables: BTreeMap<String, VariableSpec>,
+    /// Ids of the organization's guardrails this version applies (besides the key's and the
+    /// routing config's).
+    #[serde(default)]
+    pub guardrails: Vec<Uuid>,
     /// What changed.
     #[serde(default)]
     pub commit_message: String,
@@ -327,12 +338,14 @@ fn template(
     model: String,
     parameters: Map<String, Value>,
     variables: BTreeMap<String, VariableSpec>,
+    guardrails: Vec<Uuid>,
 ) -> PromptTemplate {
     PromptTemplate {
         messages,
         model,
         parameters,
         variables,
+        guardrails,
     }
 }
 
@@ -353,7 +366,7 @@ pub async fn create(
         name: &b.name,
         description: &b.description,
     };
-    let t = template(b.messages, b.model, b.parameters, b.variables);
+    let t = template(b.messages, b.model, b.parameters, b.variables, b.guardrails);
     let prompt = prompts::create(&state, &ctx, new, t, &b.commit_message).await?;
     Ok(HttpResponse::Created().json(PromptOut::from(prompt)))
 }
@@ -453,7 +466,7 @@ pub async fn create_version(
     let (org, id) = path.into_inner();
     let ctx = OrgCtx::load(&state, &caller, org).await?;
     let b = body.into_inner();
-    let t = template(b.messages, b.model, b.parameters, b.variables);
+    let t = template(b.messages, b.model, b.parameters, b.variables, b.guardrails);
     let version = prompts::create_version(&state, &ctx, id, t, &b.commit_message).await?;
     Ok(HttpResponse::Created().json(PromptVersionOut::from(version)))
 }
