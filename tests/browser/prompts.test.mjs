@@ -53,6 +53,8 @@ const V2_LINE = 'Version two answer for {{customer}}: welcome back!';
 let browser;
 let mock;
 let mockUrl;
+/** Shared between the tests, which run in order. */
+const state = {};
 
 before(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
@@ -78,6 +80,15 @@ after(async () => {
   // The gateway keeps idle connections to the mock open; a graceful stop would wait for them.
   mock?.kill('SIGKILL');
 });
+
+async function logIn(page) {
+  await goto(page, '/login');
+  await page.getByLabel('E-mail').fill(USER.email);
+  await page.getByLabel('Password').fill(USER.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(/\/o\/[0-9a-f-]{36}$/);
+  await waitForHydration(page);
+}
 
 async function openPage() {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
@@ -206,6 +217,7 @@ test('prompts: create, version, diff, ship with a label, run in the playground, 
   const { context, page, problems } = await openPage();
   try {
     const { orgPath, key } = await setUpOrg(page);
+    state.key = key;
 
     // The list starts empty, with an explanation; create the prompt from it.
     await page.getByRole('link', { name: 'Prompts', exact: true }).click();
@@ -327,12 +339,7 @@ test('prompts: create, version, diff, ship with a label, run in the playground, 
 test('guardrails: create with inline validation, then test a text with an e-mail address', async () => {
   const { context, page, problems } = await openPage();
   try {
-    await goto(page, '/login');
-    await page.getByLabel('E-mail').fill(USER.email);
-    await page.getByLabel('Password').fill(USER.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/\/o\/[0-9a-f-]{36}$/);
-    await waitForHydration(page);
+    await logIn(page);
     await page.getByRole('link', { name: 'Guardrails', exact: true }).click();
     await page.getByRole('heading', { name: 'No guardrails yet' }).waitFor();
     await page.getByTestId('new-guardrail').click();
@@ -375,6 +382,44 @@ test('guardrails: create with inline validation, then test a text with an e-mail
     await box.getByRole('button', { name: 'Run test' }).click();
     await box.getByTestId('verdicts').waitFor();
     await shot(page, 'guardrail-editor');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a prompt version names the guardrail: the playground answer comes back redacted', async () => {
+  const { context, page, problems } = await openPage();
+  try {
+    await logIn(page);
+    await page.getByRole('link', { name: 'Prompts', exact: true }).click();
+    await page.getByRole('link', { name: 'Support answer' }).click();
+    await page.waitForURL(/\/prompts\/[0-9a-f-]{36}$/);
+
+    // v3 names the PII guardrail; the diff shows it by its slug.
+    const editor = page.getByTestId('editor');
+    await editor.getByRole('heading', { name: 'New version (v3)' }).waitFor();
+    await editor.getByTestId('guardrail-picks').getByLabel(/no-pii/).check();
+    await editor.getByLabel('Commit message').fill('Redact personal data');
+    await editor.getByRole('button', { name: 'Save as v3' }).click();
+    await editor.getByRole('heading', { name: 'New version (v4)' }).waitFor();
+    assert.ok(await editor.getByTestId('guardrail-picks').getByLabel(/no-pii/).isChecked(), 'v3 is the new draft');
+    const diff = page.getByTestId('diff');
+    await diff.getByRole('heading', { name: 'Guardrails' }).waitFor();
+    const added = (await diff.getByTestId('diff-added').allTextContents()).join('\n');
+    assert.match(added, /no-pii · [0-9a-f]{8}…/);
+
+    // The echo model repeats the user message: the address was redacted before it went upstream.
+    const playground = page.getByTestId('playground');
+    await playground.getByLabel('Run').selectOption('version:3');
+    await playground.getByLabel('customer').fill('ada@example.com');
+    await playground.getByLabel('Virtual key').fill(state.key);
+    await playground.getByRole('button', { name: 'Run' }).click();
+    await playground.getByTestId('playground-result').waitFor();
+    const output = await playground.getByTestId('playground-output').textContent();
+    assert.equal(output.trim(), 'Version two answer for [REDACTED_EMAIL]: welcome back!');
+    assert.equal(await playground.getByTestId('playground-version').textContent(), 'v3');
+    await shot(page, 'prompt-guardrails');
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

@@ -26,6 +26,10 @@ pub(super) struct PromptData {
     pub versions: Vec<Value>,
     /// Organization members, to name authors.
     pub members: Value,
+    /// Labels with who moved them and when (`GET .../labels`).
+    pub labels: Vec<Value>,
+    /// The organization's guardrails, which versions may name.
+    pub guardrails: Vec<Value>,
 }
 
 impl PromptData {
@@ -39,6 +43,30 @@ impl PromptData {
         self.versions.iter().find(|x| n(x, "version") as u32 == v)
     }
 
+    /// Who last moved label `name`, and when.
+    pub fn label_moved(&self, name: &str) -> Option<(String, String)> {
+        self.labels.iter().find(|l| s(l, "name") == name).map(|l| {
+            (
+                author(&self.members, &s(l, "updated_by")),
+                s(l, "updated_at"),
+            )
+        })
+    }
+
+    /// `text` with every guardrail id shown as `slug · id…`, for people to read.
+    pub fn name_guardrails(&self, text: &str) -> String {
+        self.guardrails.iter().fold(text.to_owned(), |t, g| {
+            let id = s(g, "id");
+            if id.is_empty() || !t.contains(&id) {
+                return t;
+            }
+            t.replace(
+                &id,
+                &format!("{} · {}…", s(g, "slug"), id.get(..8).unwrap_or(&id)),
+            )
+        })
+    }
+
     /// Labels pointing at version `v`.
     pub fn labels_at(&self, v: u32) -> Vec<String> {
         labels_of(&self.prompt)
@@ -49,15 +77,24 @@ impl PromptData {
     }
 }
 
-async fn load(prompt_url: String, members_url: String) -> Result<PromptData, ApiError> {
+async fn load(
+    prompt_url: String,
+    members_url: String,
+    guardrails_url: String,
+) -> Result<PromptData, ApiError> {
     let prompt = api::get(&prompt_url).await?;
     let versions = api::get(&format!("{prompt_url}/versions")).await?;
     // Author names are a nicety; ids are shown when the member list cannot be read.
     let members = api::get(&members_url).await.unwrap_or(Value::Null);
+    let labels = api::get(&format!("{prompt_url}/labels")).await?;
+    // Without the list the editor offers no guardrails; the rest of the page still works.
+    let guardrails = api::get(&guardrails_url).await.unwrap_or(Value::Null);
     Ok(PromptData {
         prompt,
         versions: arr(&versions, "data"),
         members,
+        labels: arr(&labels, "data"),
+        guardrails: arr(&guardrails, "data"),
     })
 }
 
@@ -70,9 +107,14 @@ pub fn PromptDetail() -> impl IntoView {
     let tick = RwSignal::new(0_u32);
     let prompts_api = org.api("/prompts/");
     let members_api = org.api("/members?limit=200");
+    let guardrails_api = org.api("/guardrails?limit=200");
     let resource = LocalResource::new(move || {
         tick.track();
-        load(format!("{prompts_api}{}", id.get()), members_api.clone())
+        load(
+            format!("{prompts_api}{}", id.get()),
+            members_api.clone(),
+            guardrails_api.clone(),
+        )
     });
     // Sections keep their own state (the editor's draft, the playground's key) across reloads:
     // they read the newest good answer from here.
@@ -221,9 +263,15 @@ fn Labels(data: Signal<PromptData>, reload: Callback<()>) -> impl IntoView {
                             .map(|(l, v)| {
                                 let remove = remove.clone();
                                 let name = l.clone();
+                                let moved = d.label_moved(&l).map(|(who, when)| {
+                                    format!("moved by {who}, {}", util::datetime(&when))
+                                });
                                 view! {
                                     <li>
-                                        <span>{label_badge(&l, None)}</span>
+                                        <span class="label-name">
+                                            {label_badge(&l, None)}
+                                            {moved.map(|m| view! { <span class="muted small">{m}</span> })}
+                                        </span>
                                         <span class="label-target">
                                             <strong data-testid=format!("label-{l}")>{format!("v{v}")}</strong>
                                             {admin

@@ -91,6 +91,7 @@ fn field_title(field: &str) -> &str {
         "model" => "Model",
         "parameters" => "Parameters",
         "variables" => "Variables",
+        "guardrails" => "Guardrails",
         other => other,
     }
 }
@@ -221,13 +222,12 @@ pub(super) fn VersionDiff(data: Signal<PromptData>) -> impl IntoView {
                             {changed
                                 .into_iter()
                                 .map(|field| {
-                                    let lines = arr(&field, "lines");
-                                    let rows = side_by_side(lines.iter().map(|l| {
-                                        (
-                                            l.get("op").and_then(Value::as_str).unwrap_or("equal"),
-                                            l.get("text").and_then(Value::as_str).unwrap_or(""),
-                                        )
-                                    }));
+                                    // Guardrail ids read as their slugs.
+                                    let lines: Vec<(String, String)> = arr(&field, "lines")
+                                        .iter()
+                                        .map(|l| (s(l, "op"), data.with_untracked(|d| d.name_guardrails(&s(l, "text")))))
+                                        .collect();
+                                    let rows = side_by_side(lines.iter().map(|(op, text)| (op.as_str(), text.as_str())));
                                     view! {
                                         <div class="diff-field">
                                             <h3>{field_title(&s(&field, "field")).to_owned()}</h3>

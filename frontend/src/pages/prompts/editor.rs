@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::detail::PromptData;
 use super::template_variables;
 use crate::api::{self, n, s};
+use crate::pages::guardrails::summary;
 use crate::session::{FormError, use_org};
 
 /// Roles a message may have.
@@ -54,12 +55,14 @@ pub fn default_text(v: Option<&Value>) -> String {
     }
 }
 
-/// Builds the body of `POST /versions` from the editor, or explains what is wrong.
+/// Builds the body of `POST /versions` from the editor (`guardrails` are ids), or explains
+/// what is wrong.
 pub fn version_body(
     messages: &[(String, String)],
     model: &str,
     parameters: &str,
     variables: &[VariableDraft],
+    guardrails: &[String],
     commit_message: &str,
 ) -> Result<Value, String> {
     if messages.is_empty() {
@@ -115,6 +118,7 @@ pub fn version_body(
         "model": model.trim(),
         "parameters": parameters,
         "variables": vars,
+        "guardrails": guardrails,
         "commit_message": commit_message.trim(),
     }))
 }
@@ -146,6 +150,8 @@ pub(super) fn VersionEditor(data: Signal<PromptData>, reload: Callback<()>) -> i
     let model = RwSignal::new(String::new());
     let parameters = RwSignal::new(String::new());
     let commit = RwSignal::new(String::new());
+    // Ids of the guardrails the version names.
+    let chosen = RwSignal::new(Vec::<String>::new());
     let error = RwSignal::new(None::<String>);
     let saved = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -199,6 +205,12 @@ pub(super) fn VersionEditor(data: Signal<PromptData>, reload: Callback<()>) -> i
                 })
                 .unwrap_or_default(),
         );
+        chosen.set(
+            api::arr(&version, "guardrails")
+                .iter()
+                .filter_map(|g| g.as_str().map(str::to_owned))
+                .collect(),
+        );
         model.set(s(&version, "model"));
         let params = version.get("parameters").cloned().unwrap_or(json!({}));
         parameters.set(if params.as_object().is_some_and(Map::is_empty) {
@@ -240,6 +252,7 @@ pub(super) fn VersionEditor(data: Signal<PromptData>, reload: Callback<()>) -> i
     };
 
     let prompts_api = org.api("/prompts/");
+    let guardrails_link = org.link("/guardrails");
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let msgs: Vec<(String, String)> = messages
@@ -264,6 +277,7 @@ pub(super) fn VersionEditor(data: Signal<PromptData>, reload: Callback<()>) -> i
             &model.get_untracked(),
             &parameters.get_untracked(),
             &vars,
+            &chosen.get_untracked(),
             &commit.get_untracked(),
         ) {
             Ok(b) => b,
@@ -456,6 +470,54 @@ pub(super) fn VersionEditor(data: Signal<PromptData>, reload: Callback<()>) -> i
                     </button>
                     <p class="hint">"Callers may pass only declared variables. A default is used when the caller leaves the variable out; JSON numbers, lists and objects keep their type."</p>
 
+                    <h3 class="section-title">"Guardrails"</h3>
+                    {move || {
+                        let guardrails = data.with(|d| d.guardrails.clone());
+                        if guardrails.is_empty() {
+                            return view! {
+                                <p class="muted small">
+                                    "No guardrails in this organization yet. "
+                                    <a href=guardrails_link.clone()>"Create one"</a>
+                                    " to check or redact what this prompt sends and receives."
+                                </p>
+                            }
+                                .into_any();
+                        }
+                        view! {
+                            <div class="guardrail-picks" role="group" aria-label="Guardrails" data-testid="guardrail-picks">
+                                {guardrails
+                                    .iter()
+                                    .map(|g| {
+                                        let id = s(g, "id");
+                                        let (checks, actions) = summary(g.get("definition").unwrap_or(&Value::Null));
+                                        let (id1, id2) = (id.clone(), id.clone());
+                                        view! {
+                                            <label class="pick">
+                                                <input
+                                                    type="checkbox"
+                                                    prop:checked=move || chosen.with(|c| c.contains(&id1))
+                                                    on:change=move |ev| {
+                                                        let on = event_target_checked(&ev);
+                                                        chosen.update(|c| {
+                                                            c.retain(|x| *x != id2);
+                                                            if on {
+                                                                c.push(id2.clone());
+                                                            }
+                                                        });
+                                                    }
+                                                />
+                                                <span class="mono">{s(g, "slug")}</span>
+                                                <span class="muted small">{format!("{checks} · {}", actions.join(", "))}</span>
+                                            </label>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
+                        }
+                            .into_any()
+                    }}
+                    <p class="hint">"They run on completions served from this version, besides the key's own guardrails."</p>
+
                     <div class="field commit-field">
                         <label for="ed-commit">"Commit message"</label>
                         <input id="ed-commit" placeholder="What changed, e.g. shorter answers" bind:value=commit />
@@ -480,11 +542,11 @@ mod tests {
     #[test]
     fn version_bodies_are_checked_and_typed() {
         let msgs = vec![("user".to_owned(), "Hi {{name}}".to_owned())];
-        assert!(version_body(&[], "m", "", &[], "").is_err());
-        assert!(version_body(&msgs, "", "", &[], "").is_err());
-        let e = version_body(&msgs, "m", "[1]", &[], "").unwrap_err();
+        assert!(version_body(&[], "m", "", &[], &[], "").is_err());
+        assert!(version_body(&msgs, "", "", &[], &[], "").is_err());
+        let e = version_body(&msgs, "m", "[1]", &[], &[], "").unwrap_err();
         assert!(e.contains("JSON object"), "{e}");
-        let e = version_body(&msgs, "m", "{", &[], "").unwrap_err();
+        let e = version_body(&msgs, "m", "{", &[], &[], "").unwrap_err();
         assert!(e.contains("not valid JSON"), "{e}");
         let vars = vec![
             ("name".to_owned(), true, String::new(), "who".to_owned()),
@@ -492,7 +554,17 @@ mod tests {
             ("tone".to_owned(), false, "kind".to_owned(), String::new()),
             (" ".to_owned(), false, String::new(), String::new()),
         ];
-        let ok = version_body(&msgs, "mock/echo", "{\"temperature\": 0.2}", &vars, " v2 ").unwrap();
+        let ids = vec!["3f2a".to_owned()];
+        let ok = version_body(
+            &msgs,
+            "mock/echo",
+            "{\"temperature\": 0.2}",
+            &vars,
+            &ids,
+            " v2 ",
+        )
+        .unwrap();
+        assert_eq!(ok["guardrails"], json!(["3f2a"]));
         assert_eq!(
             ok["variables"],
             json!({
@@ -504,7 +576,7 @@ mod tests {
         assert_eq!(ok["parameters"]["temperature"], 0.2);
         assert_eq!(ok["commit_message"], "v2");
         let twice = vec![vars[0].clone(), vars[0].clone()];
-        assert!(version_body(&msgs, "m", "", &twice, "").is_err());
+        assert!(version_body(&msgs, "m", "", &twice, &[], "").is_err());
         assert_eq!(default_text(Some(&json!("x"))), "x");
         assert_eq!(default_text(Some(&json!(3))), "3");
     }

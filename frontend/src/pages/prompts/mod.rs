@@ -312,7 +312,7 @@ pub fn Prompts() -> impl IntoView {
                         let rows = arr(&v, "data");
                         if rows.is_empty() {
                             let example = format!(
-                                "curl {}/v1/prompts/<slug>/completions \\\n  -H \"authorization: Bearer $KEYWAY_KEY\" \\\n  -d '{{\"variables\": {{\"question\": \"…\"}}, \"label\": \"production\"}}'",
+                                "curl {}/v1/prompts/<slug>/completions \\\n  -H \"authorization: Bearer $KEYWAY_KEY\" \\\n  -H \"content-type: application/json\" \\\n  -d '{{\"variables\": {{\"question\": \"…\"}}, \"label\": \"production\"}}'",
                                 endpoints.gateway_url,
                             );
                             return view! {

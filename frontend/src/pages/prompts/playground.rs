@@ -295,6 +295,8 @@ mod tests {
             prompt: json!({"latest_version": 2, "labels": {"production": 1}}),
             versions: vec![json!({"version": 2}), json!({"version": 1})],
             members: Value::Null,
+            labels: Vec::new(),
+            guardrails: Vec::new(),
         };
         let opts: Vec<String> = target_options(&d).into_iter().map(|o| o.0).collect();
         assert_eq!(opts, vec!["label:production", "version:2", "version:1"]);
