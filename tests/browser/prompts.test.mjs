@@ -382,6 +382,13 @@ test('guardrails: create with inline validation, then test a text with an e-mail
     await box.getByRole('button', { name: 'Run test' }).click();
     await box.getByTestId('verdicts').waitFor();
     await shot(page, 'guardrail-editor');
+
+    // The list shows it with its version and what its checks do.
+    await page.getByRole('link', { name: '← All guardrails' }).click();
+    const row = page.getByTestId('guardrails-table').locator('tbody tr').filter({ hasText: 'no-pii' });
+    await row.waitFor();
+    assert.match(await row.textContent(), /v1.*1 input.*redact/);
+    await shot(page, 'guardrails-list');
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
