@@ -2,7 +2,8 @@
 //!
 //! The gateway calls [`EventSink::try_record`] on the request path; it never waits. When the
 //! channel is full (the backend is slower than traffic) the event is dropped and counted, so a
-//! slow analytics backend can never slow requests down.
+//! slow analytics backend can never slow requests down. The writer drains the channel every
+//! [`DRAIN_INTERVAL`] rather than waiting on it, so recording an event wakes no other thread.
 //!
 //! When a batch cannot be written (backend unreachable, timed out, or erroring) and a spool is
 //! configured, the batch goes to a bounded on-disk [`Spool`]; while the spool holds anything,
@@ -19,6 +20,10 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::spool::{Pushed, Spool};
+
+/// How often the writer takes what the channel holds. Events are written once a batch is full
+/// or `flush_interval` after the previous write, whichever comes first, seen at this pace.
+const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 use crate::{AnalyticsError, AnalyticsStore, RequestEvent};
 
 /// Where failed batches wait for the backend.
@@ -241,30 +246,41 @@ async fn run_writer(
     };
     writer.publish_spool_size();
     let mut batch = Vec::with_capacity(config.batch_rows);
-    let mut ticker = tokio::time::interval(config.flush_interval.min(config.retry_interval));
+    let mut ticker = tokio::time::interval(DRAIN_INTERVAL.min(config.flush_interval));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_flush = Instant::now();
     loop {
-        // Never 0: a full batch is written before the loop comes back here.
-        let room = config.batch_rows - batch.len();
         tokio::select! {
-            received = rx.recv_many(&mut batch, room) => {
-                if received == 0 {
-                    break;
-                }
-                if batch.len() >= config.batch_rows {
-                    writer.write(&mut batch).await;
-                    last_flush = Instant::now();
-                }
-            }
-            _ = ticker.tick() => {
-                if !batch.is_empty() && last_flush.elapsed() >= config.flush_interval {
-                    writer.write(&mut batch).await;
-                    last_flush = Instant::now();
-                }
-                writer.replay_if_due().await;
-            }
+            _ = ticker.tick() => {}
             _ = &mut stop => break,
+        }
+        // The writer never waits on the channel itself: a receiver parked there would be
+        // woken, across threads, by every single event on the request path.
+        let mut closed = false;
+        loop {
+            while batch.len() < config.batch_rows {
+                match rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if batch.len() < config.batch_rows {
+                break;
+            }
+            writer.write(&mut batch).await;
+            last_flush = Instant::now();
+        }
+        if !batch.is_empty() && (closed || last_flush.elapsed() >= config.flush_interval) {
+            writer.write(&mut batch).await;
+            last_flush = Instant::now();
+        }
+        writer.replay_if_due().await;
+        if closed {
+            break;
         }
     }
     // Refuse new events, then write what is already queued.
