@@ -6,6 +6,11 @@
 //! answer cross-origin requests, and only from the dashboard's own origin
 //! ([`crate::GatewayState::with_dashboard_origin`]). The key travels in the `authorization`
 //! header, never in a cookie: credentials are not allowed, so a browser adds none.
+//!
+//! Written here rather than with `actix-cors`: that middleware answers a request from any
+//! other origin with a 400, while the gateway must serve such a request exactly as it serves a
+//! request without an `Origin` (servers and proxies send one too), only without CORS headers;
+//! and the allowed origin is runtime state ([`crate::GatewayState`]), not route configuration.
 
 use actix_web::Error;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
