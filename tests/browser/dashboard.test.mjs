@@ -1,7 +1,5 @@
-// Drives the dashboard in Debian's Chromium against a running `keyway serve` (scripts/run.sh):
-//   KEYWAY_DASHBOARD_URL=http://127.0.0.1:3000 KEYWAY_GATEWAY_URL=http://127.0.0.1:8080 \
-//   KEYWAY_DATA_DIR=<the --data-dir of keyway serve> KEYWAY_BIN=<path of the keyway binary> \
-//   node --test tests/browser/
+// Drives the dashboard in Debian's Chromium against a running `keyway serve` (scripts/run.sh),
+// with the environment described in support.mjs.
 // The server must allow private upstreams (KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true): the test
 // starts `keyway mock-provider` on 127.0.0.1 and registers it as a provider from the UI.
 // A new user signs up, verifies through the e-mail in the outbox, creates an org, adds the mock
@@ -12,36 +10,19 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  BASE_URL,
+  GATEWAY_URL,
+  RUN,
+  goto,
+  launchBrowser,
+  linkFromOutbox,
+  openPage as openPageIn,
+  shot,
+  startMock,
+  waitForHydration,
+} from './support.mjs';
 
-const BASE_URL = (process.env.KEYWAY_DASHBOARD_URL ?? '').replace(/\/+$/, '');
-const GATEWAY_URL = (process.env.KEYWAY_GATEWAY_URL ?? '').replace(/\/+$/, '');
-const DATA_DIR = process.env.KEYWAY_DATA_DIR ?? '';
-const KEYWAY_BIN = process.env.KEYWAY_BIN ?? '';
-for (const [name, value] of Object.entries({
-  KEYWAY_DASHBOARD_URL: BASE_URL,
-  KEYWAY_GATEWAY_URL: GATEWAY_URL,
-  KEYWAY_DATA_DIR: DATA_DIR,
-  KEYWAY_BIN,
-})) {
-  if (!value) throw new Error(`set ${name} (see the comment at the top of this file)`);
-}
-const SCREENSHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const TIMEOUT = 15_000;
-const RUN = Date.now().toString(36);
 const OWNER = { name: 'Ada Owner', email: `ada-${RUN}@example.com`, password: 'correct horse battery' };
 const VIEWER = { name: 'Vic Viewer', email: `vic-${RUN}@example.com`, password: 'staple battery horse' };
 const ORG_NAME = `Acme ${RUN}`;
@@ -53,28 +34,8 @@ let mockUrl;
 const state = {};
 
 before(async () => {
-  await mkdir(SCREENSHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  mock = spawn(KEYWAY_BIN, ['mock-provider', '--addr', '127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  mockUrl = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`mock provider did not start: ${out}`)), 20_000);
-    mock.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/mock provider listening on (\S+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1].replace(/\/+$/, ''));
-      }
-    });
-    mock.on('exit', (code) => reject(new Error(`mock provider exited with ${code}`)));
-  });
+  browser = await launchBrowser();
+  ({ mock, url: mockUrl } = await startMock());
 });
 
 after(async () => {
@@ -83,57 +44,9 @@ after(async () => {
   mock?.kill('SIGKILL');
 });
 
-/** A fresh browser profile (own cookies) with a page recording console errors. */
-async function openPage() {
-  const context = await browser.newContext({
-    viewport: { width: 1440, height: 900 },
-    permissions: ['clipboard-read', 'clipboard-write'],
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT);
-  page.on('dialog', (d) => d.accept());
-  const problems = [];
-  page.on('console', (msg) => {
-    // A 4xx answer the page handles (401 before login, the viewer's refused POST) is logged by
-    // Chromium as a console error; those are expected. Anything else is a bug.
-    if (msg.type() === 'error' && !/status of 4\d\d/.test(msg.text())) {
-      problems.push(`console error: ${msg.text()} (${msg.location().url})`);
-    }
-  });
-  page.on('pageerror', (err) => problems.push(`uncaught: ${err.message}`));
-  return { context, page, problems };
-}
-
-async function waitForHydration(page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: TIMEOUT });
-}
-
-async function goto(page, pathname) {
-  const res = await page.goto(`${BASE_URL}${pathname}`);
-  await waitForHydration(page);
-  return res;
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
-/** Finds the newest link to `pathname` in an e-mail to `to` in the outbox (quoted-printable aware). */
-async function linkFromOutbox(to, pathname) {
-  const dir = path.join(DATA_DIR, 'outbox');
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.eml')).sort().reverse();
-    for (const f of files) {
-      const raw = await readFile(path.join(dir, f), 'utf8');
-      const text = raw.replace(/=\r?\n/g, '').replace(/=3D/gi, '=');
-      if (!text.toLowerCase().includes(to.toLowerCase())) continue;
-      const m = text.match(new RegExp(`${pathname.replace(/[/?]/g, '\\$&')}\\?token=[A-Za-z0-9_.~%-]+`));
-      if (m) return m[0];
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`no e-mail to ${to} with a ${pathname} link in ${dir}`);
+/** A fresh browser profile that may use the clipboard (the key's copy button). */
+function openPage() {
+  return openPageIn(browser, { permissions: ['clipboard-read', 'clipboard-write'] });
 }
 
 async function chat(key, model, extra = {}) {
