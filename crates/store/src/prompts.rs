@@ -15,8 +15,8 @@ use keyway_domain::prompt::PromptTemplate;
 use keyway_domain::{OrgId, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -168,6 +168,38 @@ fn version_conflict(what: &'static str) -> impl Fn(sea_orm::DbErr) -> StoreError
     }
 }
 
+fn prompt_record(m: prompt::Model, labels: BTreeMap<String, u32>) -> PromptRecord {
+    PromptRecord {
+        id: m.id,
+        org_id: OrgId::from_uuid(m.org_id),
+        slug: m.slug,
+        name: m.name,
+        description: m.description,
+        latest_version: number(m.latest_version),
+        labels,
+        created_by: m.created_by.map(UserId::from_uuid),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn partial_record(m: prompt_partial::Model, content: String) -> PartialRecord {
+    PartialRecord {
+        id: m.id,
+        org_id: OrgId::from_uuid(m.org_id),
+        slug: m.slug,
+        latest_version: number(m.latest_version),
+        content,
+        created_by: m.created_by.map(UserId::from_uuid),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn lost_newest(partial: Uuid) -> StoreError {
+    StoreError::Invalid(format!("partial {partial} lost its newest version"))
+}
+
 fn version_from(m: prompt_version::Model) -> Result<PromptVersion, StoreError> {
     let bad = |what: &str, e: serde_json::Error| {
         StoreError::Invalid(format!(
@@ -296,18 +328,7 @@ impl Database {
             .into_iter()
             .map(|l| (l.name, number(l.version)))
             .collect();
-        Ok(PromptRecord {
-            id: m.id,
-            org_id: OrgId::from_uuid(m.org_id),
-            slug: m.slug,
-            name: m.name,
-            description: m.description,
-            latest_version: number(m.latest_version),
-            labels,
-            created_by: m.created_by.map(UserId::from_uuid),
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+        Ok(prompt_record(m, labels))
     }
 
     /// One prompt of `org`; another organization's is `None`.
@@ -339,7 +360,7 @@ impl Database {
         }
     }
 
-    /// Prompts of `org`, oldest first.
+    /// Prompts of `org`, oldest first (two queries, whatever their number).
     pub async fn list_prompts(&self, org: OrgId) -> Result<Vec<PromptRecord>, StoreError> {
         let models = prompt::Entity::find()
             .filter(prompt::Column::OrgId.eq(org.as_uuid()))
@@ -347,11 +368,27 @@ impl Database {
             .order_by_asc(prompt::Column::Id)
             .all(self.conn())
             .await?;
-        let mut out = Vec::with_capacity(models.len());
-        for m in models {
-            out.push(self.prompt_record(m).await?);
+        if models.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let mut labels: HashMap<Uuid, BTreeMap<String, u32>> = HashMap::new();
+        for l in prompt_label::Entity::find()
+            .filter(prompt_label::Column::PromptId.is_in(models.iter().map(|m| m.id)))
+            .all(self.conn())
+            .await?
+        {
+            labels
+                .entry(l.prompt_id)
+                .or_default()
+                .insert(l.name, number(l.version));
+        }
+        Ok(models
+            .into_iter()
+            .map(|m| {
+                let labels = labels.remove(&m.id).unwrap_or_default();
+                prompt_record(m, labels)
+            })
+            .collect())
     }
 
     /// Changes a prompt's name and/or description (its versions stay as they are).
@@ -658,19 +695,8 @@ impl Database {
         let latest = prompt_partial_version::Entity::find_by_id((m.id, m.latest_version))
             .one(self.conn())
             .await?
-            .ok_or_else(|| {
-                StoreError::Invalid(format!("partial {} lost its newest version", m.id))
-            })?;
-        Ok(PartialRecord {
-            id: m.id,
-            org_id: OrgId::from_uuid(m.org_id),
-            slug: m.slug,
-            latest_version: number(m.latest_version),
-            content: latest.content,
-            created_by: m.created_by.map(UserId::from_uuid),
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
+            .ok_or_else(|| lost_newest(m.id))?;
+        Ok(partial_record(m, latest.content))
     }
 
     /// One partial of `org` with its newest version.
@@ -685,7 +711,8 @@ impl Database {
         }
     }
 
-    /// Partials of `org`, oldest first, each with its newest version.
+    /// Partials of `org`, oldest first, each with its newest version (two queries, whatever
+    /// their number).
     pub async fn list_partials(&self, org: OrgId) -> Result<Vec<PartialRecord>, StoreError> {
         let models = prompt_partial::Entity::find()
             .filter(prompt_partial::Column::OrgId.eq(org.as_uuid()))
@@ -693,11 +720,30 @@ impl Database {
             .order_by_asc(prompt_partial::Column::Id)
             .all(self.conn())
             .await?;
-        let mut out = Vec::with_capacity(models.len());
-        for m in models {
-            out.push(self.partial_record(m).await?);
+        if models.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let newest = models.iter().fold(Condition::any(), |any, m| {
+            any.add(
+                Condition::all()
+                    .add(prompt_partial_version::Column::PartialId.eq(m.id))
+                    .add(prompt_partial_version::Column::Version.eq(m.latest_version)),
+            )
+        });
+        let mut contents: HashMap<Uuid, String> = prompt_partial_version::Entity::find()
+            .filter(newest)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|v| (v.partial_id, v.content))
+            .collect();
+        models
+            .into_iter()
+            .map(|m| {
+                let content = contents.remove(&m.id).ok_or_else(|| lost_newest(m.id))?;
+                Ok(partial_record(m, content))
+            })
+            .collect()
     }
 
     /// The newest text of every partial of `org`, by slug: what rendering resolves

@@ -151,6 +151,15 @@ async fn prompts_version_label_and_delete(db: &Database) {
     let by_slug = db.get_prompt_by_slug(acme, "greet").await.unwrap().unwrap();
     assert_eq!(by_slug.labels.get("production"), Some(&1));
     assert_eq!(by_slug.latest_version, 2);
+    let listed = db.list_prompts(acme).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|p| (&p.slug, &p.labels))
+            .collect::<Vec<_>>(),
+        vec![(&by_slug.slug, &by_slug.labels)],
+        "the list carries each prompt's labels, and only its organization's prompts"
+    );
     // With a production label, the default follows it.
     assert_eq!(pick(VersionSelector::Default).await.unwrap(), Some(1));
     db.set_prompt_label(acme, p.id, "staging", 2, None)
