@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Gateway benchmark: the mock provider, the gateway (`keyway serve`, virtual-key auth and SQLite
-# analytics events on, as by default) and the load generator (`keyway-bench`, one thread), all on
-# 127.0.0.1. Prints one table, direct-to-mock | through the gateway | added, with the targets of
-# the gateway issue next to the figures. A missed target is reported, not an error: the exit code
+# Gateway benchmark: the mock provider (plain HTTP/1.1, and a second one over HTTPS with HTTP/2),
+# the gateway (`keyway serve`, virtual-key auth and SQLite analytics events on, as by default)
+# and the load generator (`keyway-bench`, one thread), all on 127.0.0.1. Prints one table,
+# direct-to-mock | through the gateway | added, with the targets of the gateway issue next to the
+# figures, then the latency rows again with all three processes pinned to one CPU. A missed target is reported, not an error: the exit code
 # is non-zero only when something broke.
 #
 # Usage: scripts/bench.sh [keyway-bench options, e.g. --samples 10000 --seconds 5]
@@ -65,16 +66,26 @@ mock_pid=$!
 pids+=("$mock_pid")
 mock_url=$(await_line "$work/mock.out" "mock provider listening on " "$mock_pid")
 
+# A second mock over HTTPS, reached as hosted providers are: HTTP/2 by ALPN, all requests on one
+# connection. The gateway trusts the certificate authority it made (gateway.upstream_ca_file).
+"$bin/keyway" mock-provider --addr 127.0.0.1:0 --tls-ca-out "$work/mock-ca.pem" \
+  >"$work/mock-tls.out" 2>"$work/mock-tls.out.err" &
+mock_tls_pid=$!
+pids+=("$mock_tls_pid")
+mock_tls_url=$(await_line "$work/mock-tls.out" "mock provider listening on " "$mock_tls_pid")
+
 echo "==> Seeding an org, the mock credential and a virtual key" >&2
 data=$work/data
 "$bin/keyway" admin create-org bench --data-dir "$data" >/dev/null
 UPSTREAM_KEY=sk-bench "$bin/keyway" admin add-provider --org bench --slug mock --kind mock \
   --base-url "$mock_url/v1" --api-key-env UPSTREAM_KEY --data-dir "$data" >/dev/null
+UPSTREAM_KEY=sk-bench "$bin/keyway" admin add-provider --org bench --slug mock-tls --kind mock \
+  --base-url "$mock_tls_url/v1" --api-key-env UPSTREAM_KEY --data-dir "$data" >/dev/null
 key=$("$bin/keyway" admin issue-key --org bench --data-dir "$data")
 
 echo "==> Starting the gateway" >&2
-KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true KEYWAY_LOG=warn \
-  "$bin/keyway" serve --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --data-dir "$data" \
+KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true KEYWAY_GATEWAY__UPSTREAM_CA_FILE="$work/mock-ca.pem" \
+  KEYWAY_LOG=warn "$bin/keyway" serve --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --data-dir "$data" \
   >"$work/serve.out" 2>"$work/serve.out.err" &
 serve_pid=$!
 pids+=("$serve_pid")
@@ -84,7 +95,20 @@ echo "==> Measuring: mock $mock_url, gateway $gateway_url (pid $serve_pid)" >&2
 echo "Keyway gateway benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, loopback;" \
   "mock, gateway and load generator share the CPUs"
 KEYWAY_BENCH_KEY=$key "$bin/keyway-bench" --mock "$mock_url" --gateway "$gateway_url" \
-  --gateway-pid "$serve_pid" "$@"
+  --tls-provider-slug mock-tls --gateway-pid "$serve_pid" "$@"
+
+# The same latency measurement with the mock, the gateway and the load generator pinned to one
+# CPU: every wake-up is then local, so the figure is the gateway's own work plus two loopback
+# hops, without the cross-CPU wake-ups that a virtual machine makes expensive.
+if command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
+  echo
+  echo "Latency again, all three processes pinned to CPU 0 (no cross-CPU wake-ups):"
+  for pid in "$mock_pid" "$serve_pid"; do
+    taskset -a -p -c 0 "$pid" >/dev/null
+  done
+  KEYWAY_BENCH_KEY=$key taskset -c 0 "$bin/keyway-bench" --mock "$mock_url" \
+    --gateway "$gateway_url" --gateway-pid "$serve_pid" --latency-only "$@"
+fi
 
 if [ -s "$work/serve.out.err" ]; then
   echo "==> Gateway warnings during the run (last 20 lines):" >&2

@@ -37,6 +37,11 @@ struct Args {
     /// The provider slug the gateway knows the mock by.
     #[arg(long, default_value = "mock")]
     provider_slug: String,
+    /// A provider slug the gateway knows a second mock by, served over HTTPS: the in-flight
+    /// memory is then also measured with the gateway reaching the mock as it reaches hosted
+    /// providers, HTTP/2 over TLS (one connection for all requests instead of one each).
+    #[arg(long)]
+    tls_provider_slug: Option<String>,
     /// Process whose VmRSS is reported (the one serving the gateway).
     #[arg(long)]
     gateway_pid: u32,
@@ -55,6 +60,10 @@ struct Args {
     /// Requests held open at once (each waits 2 s at the mock) for the loaded RSS figure.
     #[arg(long, default_value_t = 1000)]
     in_flight: usize,
+    /// Measure the latency percentiles only (for a second pass with every process pinned to
+    /// one CPU).
+    #[arg(long)]
+    latency_only: bool,
 }
 
 /// One scenario's request, straight to the mock and through the gateway.
@@ -65,18 +74,19 @@ struct Pair {
 
 impl Pair {
     fn chat(args: &Args, mock: SocketAddr, gateway: SocketAddr, model: &str, stream: bool) -> Self {
-        let body = |model: &str| {
-            let content = if stream { STREAM_PROMPT } else { "hello" };
-            format!(
-                r#"{{"model":"{model}","messages":[{{"role":"user","content":"{content}"}}],"stream":{stream}}}"#
-            )
-        };
         let routed = format!("{}/{model}", args.provider_slug);
         Self {
-            direct: Request::post_json(mock, CHAT_PATH, "sk-bench", &body(model)),
-            gateway: Request::post_json(gateway, CHAT_PATH, &args.key, &body(&routed)),
+            direct: Request::post_json(mock, CHAT_PATH, "sk-bench", &chat_body(model, stream)),
+            gateway: Request::post_json(gateway, CHAT_PATH, &args.key, &chat_body(&routed, stream)),
         }
     }
+}
+
+fn chat_body(model: &str, stream: bool) -> String {
+    let content = if stream { STREAM_PROMPT } else { "hello" };
+    format!(
+        r#"{{"model":"{model}","messages":[{{"role":"user","content":"{content}"}}],"stream":{stream}}}"#
+    )
 }
 
 fn main() -> Result<()> {
@@ -116,6 +126,10 @@ async fn run(args: Args) -> Result<()> {
             routed.at(pick),
             target,
         ));
+    }
+    if args.latency_only {
+        table.print(&notes);
+        return Ok(());
     }
 
     for in_flight in [32, 256] {
@@ -160,17 +174,52 @@ async fn run(args: Args) -> Result<()> {
     ));
 
     let settled_rss = rss_bytes(args.gateway_pid)?;
-    eprintln!("memory: {} requests in flight", args.in_flight);
-    let held = hold_open(&slow.gateway, args.in_flight, args.gateway_pid).await?;
-    notes.push(held.describe(args.in_flight));
     table.push(Row::memory("gateway RSS, idle at start", idle_rss, None));
     table.push(Row::memory(
         "gateway RSS, idle after load",
         settled_rss,
         None,
     ));
+    // HTTP/2 first: the allocator keeps what a phase freed, so the later phase's peak includes
+    // the earlier one's high-water mark, and HTTP/1.1 is the higher of the two.
+    if let Some(slug) = &args.tls_provider_slug {
+        eprintln!(
+            "memory: {} requests in flight, upstream HTTP/2 over TLS",
+            args.in_flight
+        );
+        let body = chat_body(&format!("{slug}/echo+delay-2000"), false);
+        let slow_tls = Request::post_json(gateway, CHAT_PATH, &args.key, &body);
+        // One request first: until a connection has negotiated HTTP/2, concurrent requests
+        // would each open their own.
+        let warm = chat_body(&format!("{slug}/echo"), false);
+        sequential(
+            &Request::post_json(gateway, CHAT_PATH, &args.key, &warm),
+            1,
+            false,
+        )
+        .await?;
+        let held = hold_open(&slow_tls, args.in_flight, args.gateway_pid).await?;
+        notes.push(held.describe(args.in_flight, "upstream HTTP/2 over TLS"));
+        table.push(Row::memory(
+            &format!(
+                "gateway RSS, {} in flight, upstream HTTP/2 (TLS)",
+                args.in_flight
+            ),
+            held.peak_rss,
+            Some(100 * 1_000_000),
+        ));
+    }
+    eprintln!(
+        "memory: {} requests in flight, upstream HTTP/1.1",
+        args.in_flight
+    );
+    let held = hold_open(&slow.gateway, args.in_flight, args.gateway_pid).await?;
+    notes.push(held.describe(args.in_flight, "upstream HTTP/1.1, one connection each"));
     table.push(Row::memory(
-        &format!("gateway RSS, {} in flight", args.in_flight),
+        &format!(
+            "gateway RSS, {} in flight, upstream HTTP/1.1",
+            args.in_flight
+        ),
         held.peak_rss,
         Some(100 * 1_000_000),
     ));
@@ -295,10 +344,10 @@ struct Held {
 }
 
 impl Held {
-    fn describe(&self, in_flight: usize) -> String {
+    fn describe(&self, in_flight: usize, upstream: &str) -> String {
         format!(
-            "{in_flight} in flight: {} answered 200, all done {:.2} s after the first connect; \
-             RSS is the peak of {} samples taken while all {in_flight} were open",
+            "{in_flight} in flight ({upstream}): {} answered 200, all done {:.2} s after the \
+             first connect; RSS is the peak of {} samples taken while all {in_flight} were open",
             self.ok,
             self.elapsed.as_secs_f64(),
             self.samples_all_open

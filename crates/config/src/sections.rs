@@ -325,6 +325,9 @@ impl SecuritySettings {
 pub struct GatewaySettings {
     /// Allow upstreams on loopback/private networks (the mock provider, self-hosted vLLM/Ollama).
     pub allow_private_upstreams: bool,
+    /// PEM file of certificate authorities to trust for upstream HTTPS besides the system's
+    /// (an internal CA in front of self-hosted models; the mock provider's `--tls-ca-out`).
+    pub upstream_ca_file: Option<PathBuf>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Most messages (Responses input items) in one request.
@@ -341,6 +344,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             allow_private_upstreams: false,
+            upstream_ca_file: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_messages: 4096,
             max_json_depth: 64,

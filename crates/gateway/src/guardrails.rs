@@ -282,7 +282,9 @@ impl Active {
                         UpstreamError::HeaderTimeout(_) | UpstreamError::IdleTimeout(_) => {
                             "webhook timed out"
                         }
-                        UpstreamError::Http(_) | UpstreamError::Build(_) => "webhook unreachable",
+                        UpstreamError::Http(_)
+                        | UpstreamError::Build(_)
+                        | UpstreamError::CaFile { .. } => "webhook unreachable",
                     })?;
             if !response.status().is_success() {
                 return Err("webhook answered an error status");

@@ -99,13 +99,9 @@ impl GatewayState {
         db: Database,
         master_key: Arc<MasterKey>,
         events: EventSink,
-        allow_private_upstreams: bool,
+        upstream: &upstream::UpstreamConfig,
     ) -> Result<Self, upstream::UpstreamError> {
-        let config = upstream::UpstreamConfig {
-            allow_private: allow_private_upstreams,
-            ..Default::default()
-        };
-        let upstream = upstream::UpstreamClient::new(&config)?;
+        let upstream = upstream::UpstreamClient::new(upstream)?;
         Ok(Self {
             auth: auth::KeyAuth::new(db.clone()),
             prices: prices::Prices::new(db.clone()),

@@ -464,3 +464,106 @@ async fn steady_chunks_keep_the_idle_timer_from_firing() -> Result<()> {
     assert_eq!(received, b"xxxxx");
     Ok(())
 }
+
+/// A mock provider over HTTPS and a client trusting its authority through a PEM file, as
+/// `gateway.upstream_ca_file` configures it.
+async fn tls_mock_and_client() -> Result<(keyway_mock_provider::MockHandle, UpstreamClient)> {
+    let mock = keyway_mock_provider::MockProvider::builder()
+        .workers(1)
+        .tls()
+        .start("127.0.0.1:0".parse()?)
+        .await?;
+    let ca = tempfile::NamedTempFile::new()?;
+    std::fs::write(ca.path(), mock.ca_pem().unwrap_or_default())?;
+    let config = UpstreamConfig {
+        allow_private: true,
+        ..UpstreamConfig::default()
+    }
+    .trust_ca_file(ca.path())?;
+    Ok((mock, UpstreamClient::new(&config)?))
+}
+
+#[tokio::test]
+async fn an_operator_authority_reaches_https_upstreams_over_one_http2_connection() -> Result<()> {
+    let (mock, client) = tls_mock_and_client().await?;
+    let url = url(&format!("{}/v1/chat/completions", mock.base_url()));
+    // Until a first connection has negotiated HTTP/2, concurrent requests each open their own.
+    let first = client.request(
+        Method::GET,
+        self::url(&format!("{}/v1/models", mock.base_url())),
+    );
+    assert_eq!(
+        client
+            .send(first.bearer_auth("sk-test"), HEADER_TIMEOUT)
+            .await?
+            .status(),
+        200
+    );
+    let requests = (0..16).map(|i| {
+        let request = client
+            .request(Method::POST, url.clone())
+            .bearer_auth("sk-test")
+            .json(&serde_json::json!({
+                "model": "echo+delay-50",
+                "messages": [{"role": "user", "content": format!("hi {i}")}],
+            }));
+        client.send(request, HEADER_TIMEOUT)
+    });
+    for response in futures_util::future::join_all(requests).await {
+        let response = response?;
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        assert_eq!(response.status(), 200);
+    }
+    let stats = mock.stats();
+    assert_eq!(stats.completed, 17);
+    assert_eq!(
+        stats.connections, 1,
+        "16 concurrent requests, one connection"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn https_upstreams_signed_by_an_unknown_authority_are_refused() -> Result<()> {
+    let (mock, _) = tls_mock_and_client().await?;
+    let untrusting = client(true)?;
+    let url = url(&format!("{}/v1/models", mock.base_url()));
+    let err = untrusting
+        .send(
+            untrusting.request(Method::GET, url).bearer_auth("sk-test"),
+            HEADER_TIMEOUT,
+        )
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an unknown authority was accepted"))?;
+    assert!(
+        matches!(&err, UpstreamError::Http(inner) if inner.is_connect()),
+        "{err:?}"
+    );
+    assert_eq!(mock.stats().started, 0);
+    Ok(())
+}
+
+#[test]
+fn an_unreadable_or_empty_ca_file_is_a_clear_error() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let missing = dir.path().join("missing.pem");
+    let not_pem = dir.path().join("notes.txt");
+    std::fs::write(&not_pem, "not a certificate\n")?;
+    for (path, expected) in [
+        (&missing, "No such file"),
+        (&not_pem, "holds no PEM certificate"),
+    ] {
+        let err = UpstreamConfig::default()
+            .trust_ca_file(path)
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{} was accepted", path.display()))?;
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("gateway.upstream_ca_file {}", path.display())),
+            "{message}"
+        );
+        assert!(message.contains(expected), "{message}");
+    }
+    Ok(())
+}

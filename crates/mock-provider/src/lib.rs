@@ -18,6 +18,10 @@
 //! | Cohere    | `POST /v2/chat` (plain and SSE stream) |
 //! | mock      | `GET /_mock/stats`: the [`MockStats`] counters as JSON |
 //!
+//! It serves plain HTTP/1.1, or with [`MockBuilder::tls`] HTTPS with HTTP/2 offered by ALPN, as
+//! hosted providers do, under a certificate authority made at start-up
+//! ([`MockHandle::ca_pem`]).
+//!
 //! Authentication mirrors the real APIs: OpenAI routes need `Authorization: Bearer <key>`,
 //! Anthropic needs `x-api-key` (or a bearer token) and `anthropic-version`, Gemini needs
 //! `x-goog-api-key` or `?key=`, Azure needs `api-key` and an `api-version` query parameter,
@@ -83,6 +87,7 @@ mod respond;
 mod server;
 mod stats;
 mod synth;
+mod tls;
 
 pub use behaviour::{DEFAULT_REPLY, MODEL_CATALOG};
 pub use server::{MockBuilder, MockHandle, MockProvider};

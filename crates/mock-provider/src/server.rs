@@ -1,18 +1,18 @@
 //! Binding, routing and life cycle of the mock's actix-web server.
 
-use std::any::Any;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Extensions, ServerHandle};
+use actix_web::dev::ServerHandle;
 use actix_web::http::KeepAlive;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use tokio::task::JoinHandle;
 
 use crate::respond::ApiError;
 use crate::stats::{MockStats, Stats, Surface};
+use crate::tls::MockTls;
 use crate::{anthropic, bedrock, cohere, gemini, openai};
 
 /// Long enough that pooled client connections (reqwest and httpx idle out at 90 s or less) are
@@ -42,7 +42,10 @@ impl MockProvider {
 
     /// A builder for non-default settings.
     pub fn builder() -> MockBuilder {
-        MockBuilder { workers: None }
+        MockBuilder {
+            workers: None,
+            tls: false,
+        }
     }
 }
 
@@ -50,6 +53,7 @@ impl MockProvider {
 #[derive(Debug, Clone, Copy)]
 pub struct MockBuilder {
     workers: Option<usize>,
+    tls: bool,
 }
 
 impl MockBuilder {
@@ -59,19 +63,29 @@ impl MockBuilder {
         self
     }
 
+    /// Serves HTTPS (HTTP/2 or HTTP/1.1 by ALPN) with a certificate signed by a certificate
+    /// authority made at start-up; [`MockHandle::ca_pem`] is the certificate to trust.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Binds `addr` (port 0 allowed) and serves in the background on the current tokio runtime.
     pub async fn start(self, addr: SocketAddr) -> io::Result<MockHandle> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let state = web::Data::new(AppState::default());
         let stats = Arc::clone(&state.stats);
+        let accepted = Arc::clone(&stats);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .configure(routes)
                 .default_service(web::to(not_found))
         })
-        .on_connect(set_nodelay)
+        // Without it, small SSE frames wait up to 40 ms for Nagle's algorithm.
+        .tcp_nodelay(true)
+        .on_connect(move |_, _| accepted.connection_accepted())
         .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
         // Notice a client that hangs up while its request is still being answered (a delay, a
         // stall) at once, so the handler is dropped and the request counts as cancelled.
@@ -82,24 +96,25 @@ impl MockBuilder {
         if let Some(workers) = self.workers {
             server = server.workers(workers);
         }
-        let server = server.listen(listener)?.run();
+        let (server, ca_pem) = if self.tls {
+            let tls = MockTls::generate()?;
+            (
+                server.listen_rustls_0_23(listener, tls.server)?,
+                Some(tls.ca_pem),
+            )
+        } else {
+            (server.listen(listener)?, None)
+        };
+        let server = server.run();
         let handle = server.handle();
         let task = tokio::spawn(server);
         Ok(MockHandle {
             addr,
+            ca_pem,
             stats,
             handle,
             task,
         })
-    }
-}
-
-fn set_nodelay(conn: &dyn Any, _: &mut Extensions) {
-    if let Some(socket) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        // Without it, small SSE frames wait up to 40 ms for Nagle's algorithm.
-        if socket.set_nodelay(true).is_err() {
-            // The socket is already gone; the connection will fail on its own.
-        }
     }
 }
 
@@ -183,6 +198,8 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 #[derive(Debug)]
 pub struct MockHandle {
     addr: SocketAddr,
+    /// The certificate authority to trust when serving HTTPS.
+    ca_pem: Option<String>,
     stats: Arc<Stats>,
     handle: ServerHandle,
     task: JoinHandle<io::Result<()>>,
@@ -194,9 +211,21 @@ impl MockHandle {
         self.addr
     }
 
-    /// `http://HOST:PORT`, the base URL to configure as a provider endpoint.
+    /// `http://HOST:PORT` (`https://` when serving TLS), the base URL to configure as a
+    /// provider endpoint.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM certificate of the authority that signed the server certificate, when serving
+    /// HTTPS ([`MockBuilder::tls`]).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// A snapshot of the request counters.

@@ -37,6 +37,7 @@ impl Counters {
 /// Live counters shared by every worker.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
+    connections: AtomicU64,
     openai: Counters,
     anthropic: Counters,
     gemini: Counters,
@@ -67,6 +68,11 @@ impl Stats {
         }
     }
 
+    /// Counts an accepted connection (TCP, or TLS before the handshake).
+    pub fn connection_accepted(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> MockStats {
         let openai = self.openai.snapshot();
         let anthropic = self.anthropic.snapshot();
@@ -75,6 +81,7 @@ impl Stats {
         let cohere = self.cohere.snapshot();
         let all = [openai, anthropic, gemini, bedrock, cohere];
         MockStats {
+            connections: self.connections.load(Ordering::Relaxed),
             started: all.iter().map(|s| s.started).sum(),
             completed: all.iter().map(|s| s.completed).sum(),
             cancelled: all.iter().map(|s| s.cancelled).sum(),
@@ -136,6 +143,10 @@ pub struct SurfaceStats {
 /// A snapshot of the counters, totals first; also served as JSON at `GET /_mock/stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MockStats {
+    /// Connections accepted since start (a pooled HTTP/1.1 client opens one per request it has
+    /// in flight; an HTTP/2 client multiplexes them over one).
+    #[serde(default)]
+    pub connections: u64,
     /// Requests that reached a provider route.
     pub started: u64,
     /// Requests answered in full (error responses included).

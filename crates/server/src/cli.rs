@@ -3,6 +3,7 @@
 //! Flags override the settings file and `KEYWAY_*` environment variables.
 
 use crate::{Application, Parts};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use figment::providers::Serialized;
 use keyway_config::Settings;
@@ -75,6 +76,10 @@ struct MockArgs {
     /// Listen address; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:9090")]
     addr: SocketAddr,
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) under a certificate authority made at start-up,
+    /// and write the authority's PEM certificate to this file (for `gateway.upstream_ca_file`).
+    #[arg(long, value_name = "PATH")]
+    tls_ca_out: Option<PathBuf>,
 }
 
 /// Entry point of the binary.
@@ -103,7 +108,15 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::MockProvider(args) => {
-            let mock = keyway_mock_provider::MockProvider::start(args.addr).await?;
+            let mut builder = keyway_mock_provider::MockProvider::builder();
+            if args.tls_ca_out.is_some() {
+                builder = builder.tls();
+            }
+            let mock = builder.start(args.addr).await?;
+            if let (Some(path), Some(pem)) = (&args.tls_ca_out, mock.ca_pem()) {
+                std::fs::write(path, pem)
+                    .with_context(|| format!("writing the CA certificate to {}", path.display()))?;
+            }
             println!("mock provider listening on {}", mock.base_url());
             crate::shutdown::signal().await;
             mock.stop().await;

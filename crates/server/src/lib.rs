@@ -142,11 +142,18 @@ impl Application {
         let gateway = match gateway_listener {
             Some(listener) => {
                 let state = web::Data::new(services.clone());
+                let mut upstream = keyway_gateway::upstream::UpstreamConfig {
+                    allow_private: settings.gateway.allow_private_upstreams,
+                    ..Default::default()
+                };
+                if let Some(path) = &settings.gateway.upstream_ca_file {
+                    upstream = upstream.trust_ca_file(path)?;
+                }
                 let mut gateway = keyway_gateway::GatewayState::new(
                     services.db.clone(),
                     services.master_key.clone(),
                     services.events.clone(),
-                    settings.gateway.allow_private_upstreams,
+                    &upstream,
                 )?
                 .with_dashboard_origin(dashboard_url.as_deref())
                 .with_limits(keyway_gateway::limits::InputLimits {

@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,6 +50,14 @@ pub enum UpstreamError {
     /// The HTTP client could not be built (TLS backend initialisation).
     #[error("could not build the upstream HTTP client")]
     Build(#[source] reqwest::Error),
+    /// `gateway.upstream_ca_file` could not be read or holds no PEM certificate.
+    #[error("gateway.upstream_ca_file {path}: {reason}")]
+    CaFile {
+        /// The file as configured.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 /// How the upstream client connects. Timeouts that depend on the request (response headers,
@@ -63,6 +72,27 @@ pub struct UpstreamConfig {
     pub pool_idle_timeout: Duration,
     /// Idle connections kept per upstream host.
     pub pool_max_idle_per_host: usize,
+    /// Certificate authorities trusted besides the system's (`gateway.upstream_ca_file`): a
+    /// self-hosted model server behind an internal CA, or the mock provider over HTTPS.
+    pub extra_roots: Vec<reqwest::Certificate>,
+}
+
+impl UpstreamConfig {
+    /// Reads the PEM certificates in `path` into [`UpstreamConfig::extra_roots`].
+    pub fn trust_ca_file(mut self, path: &Path) -> Result<Self, UpstreamError> {
+        let refused = |reason: String| UpstreamError::CaFile {
+            path: path.to_owned(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|err| refused(err.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|err| refused(format!("not a PEM certificate bundle ({err})")))?;
+        if certs.is_empty() {
+            return Err(refused("holds no PEM certificate".into()));
+        }
+        self.extra_roots.extend(certs);
+        Ok(self)
+    }
 }
 
 impl Default for UpstreamConfig {
@@ -72,6 +102,7 @@ impl Default for UpstreamConfig {
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 1024,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -86,9 +117,15 @@ pub struct UpstreamClient {
 
 impl UpstreamClient {
     /// Builds the client: rustls, HTTP/1.1 keep-alive and HTTP/2 where the server offers it
-    /// over ALPN, no redirects, no proxies, `TCP_NODELAY`, and the guarded resolver.
+    /// over ALPN (so that one connection carries every concurrent request to a provider), no
+    /// redirects, no proxies, `TCP_NODELAY`, the guarded resolver, and the system's certificate
+    /// authorities plus [`UpstreamConfig::extra_roots`].
     pub fn new(config: &UpstreamConfig) -> Result<Self, UpstreamError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if !config.extra_roots.is_empty() {
+            builder = builder.tls_certs_merge(config.extra_roots.iter().cloned());
+        }
+        let http = builder
             // A proxy would resolve the name itself, out of the guarded resolver's sight.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -9,3 +9,4 @@ mod cloud;
 mod gemini;
 mod helpers;
 mod openai;
+mod tls;

@@ -365,6 +365,108 @@ async fn private_upstreams_are_refused_unless_the_operator_allows_them() {
     );
 }
 
+/// A mock provider serving HTTPS under its own certificate authority, and a gateway told to
+/// trust it (or not) through `gateway.upstream_ca_file`, with a credential `mock-tls` on it.
+async fn tls_upstream(trust: bool) -> (TestApp, Tenant, keyway_mock_provider::MockHandle) {
+    let mock = keyway_mock_provider::MockProvider::builder()
+        .workers(1)
+        .tls()
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let ca = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    std::fs::write(&ca, mock.ca_pem().unwrap()).unwrap();
+    let app = spawn_with(Backends::Embedded, |s| {
+        if trust {
+            s.gateway.upstream_ca_file = Some(ca.to_path_buf());
+        }
+    })
+    .await
+    .unwrap();
+    let tenant = app.seed_tenant("acme").await.unwrap();
+    app.add_credential(
+        &tenant,
+        "mock-tls",
+        keyway_testkit::ProviderKind::Mock,
+        Some(format!("{}/v1", mock.base_url())),
+        json!({}),
+        "sk-upstream-tls-0123456789",
+    )
+    .await
+    .unwrap();
+    (app, tenant, mock)
+}
+
+#[tokio::test]
+async fn https_upstreams_under_the_operator_authority_share_one_http2_connection() {
+    let (app, tenant, mock) = tls_upstream(true).await;
+    // Until a first connection has negotiated HTTP/2, concurrent requests each open their own.
+    let first = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&tenant.key),
+        &chat("mock-tls/echo", "first"),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let calls = (0..12).map(|i| {
+        let (app, tenant) = (&app, &tenant);
+        async move {
+            let resp = post(
+                app,
+                "/v1/chat/completions",
+                Some(&tenant.key),
+                &chat("mock-tls/echo+delay-100", &format!("call {i}")),
+            )
+            .await;
+            assert_eq!(resp.status(), 200);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(
+                body["choices"][0]["message"]["content"],
+                format!("call {i}")
+            );
+        }
+    });
+    futures_util::future::join_all(calls).await;
+    let mut streamed = json!({"stream": true});
+    streamed.as_object_mut().unwrap().extend(
+        chat("mock-tls/echo+chunks-4", "one two three four")
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let resp = post(&app, "/v1/chat/completions", Some(&tenant.key), &streamed).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let stats = mock.stats();
+    assert_eq!(stats.completed, 14);
+    assert_eq!(
+        stats.connections, 1,
+        "every call rode one HTTP/2 connection"
+    );
+}
+
+#[tokio::test]
+async fn https_upstreams_outside_the_trusted_authorities_fail_without_a_request() {
+    let (app, tenant, mock) = tls_upstream(false).await;
+    let resp = post(
+        &app,
+        "/v1/chat/completions",
+        Some(&tenant.key),
+        &chat("mock-tls/echo", "x"),
+    )
+    .await;
+    assert_eq!(resp.status(), 502);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert_eq!(
+        mock.stats().started,
+        0,
+        "no request crossed the failed handshake"
+    );
+}
+
 #[tokio::test]
 async fn production_backends_record_gateway_events_in_clickhouse() {
     let app = spawn_with(Backends::Production, |_| {}).await.unwrap();
