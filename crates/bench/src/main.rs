@@ -198,33 +198,37 @@ async fn run(args: Args) -> Result<()> {
             false,
         )
         .await?;
-        let held = hold_open(&slow_tls, args.in_flight, args.gateway_pid).await?;
-        notes.push(held.describe(args.in_flight, "upstream HTTP/2 over TLS"));
-        table.push(Row::memory(
-            &format!(
-                "gateway RSS, {} in flight, upstream HTTP/2 (TLS)",
-                args.in_flight
-            ),
-            held.peak_rss,
-            Some(100 * 1_000_000),
-        ));
+        held_rss(&slow_tls, &args, "HTTP/2 (TLS)", &mut table, &mut notes).await?;
     }
     eprintln!(
         "memory: {} requests in flight, upstream HTTP/1.1",
         args.in_flight
     );
-    let held = hold_open(&slow.gateway, args.in_flight, args.gateway_pid).await?;
-    notes.push(held.describe(args.in_flight, "upstream HTTP/1.1, one connection each"));
+    held_rss(&slow.gateway, &args, "HTTP/1.1", &mut table, &mut notes).await?;
+
+    table.print(&notes);
+    Ok(())
+}
+
+/// Holds `args.in_flight` slow requests open through the gateway and adds the peak RSS row
+/// (target < 100 MB) and a note, both naming the upstream protocol.
+async fn held_rss(
+    req: &Request,
+    args: &Args,
+    upstream: &str,
+    table: &mut Table,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let held = hold_open(req, args.in_flight, args.gateway_pid).await?;
+    notes.push(held.describe(args.in_flight, &format!("upstream {upstream}")));
     table.push(Row::memory(
         &format!(
-            "gateway RSS, {} in flight, upstream HTTP/1.1",
+            "gateway RSS, {} in flight, upstream {upstream}",
             args.in_flight
         ),
         held.peak_rss,
         Some(100 * 1_000_000),
     ));
-
-    table.print(&notes);
     Ok(())
 }
 

@@ -10,6 +10,9 @@
 //!
 //! The operator setting `gateway.allow_private_upstreams` lifts the private-network refusal (the
 //! mock provider, self-hosted vLLM/Ollama) but never the cloud metadata one.
+//! `gateway.upstream_ca_file` adds certificate authorities to the system's for upstream HTTPS
+//! (an internal CA in front of self-hosted models); providers that offer HTTP/2 by ALPN carry
+//! every concurrent request on one connection.
 
 mod address;
 mod client;
