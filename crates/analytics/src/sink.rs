@@ -20,11 +20,11 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::spool::{Pushed, Spool};
+use crate::{AnalyticsError, AnalyticsStore, RequestEvent};
 
 /// How often the writer takes what the channel holds. Events are written once a batch is full
 /// or `flush_interval` after the previous write, whichever comes first, seen at this pace.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
-use crate::{AnalyticsError, AnalyticsStore, RequestEvent};
 
 /// Where failed batches wait for the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]

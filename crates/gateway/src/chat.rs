@@ -534,7 +534,7 @@ pub(crate) fn upstream_failure(e: &UpstreamError) -> GatewayError {
         | UpstreamError::MissingHost => {
             GatewayError::upstream(StatusCode::BAD_REQUEST, "upstream_refused", e.to_string())
         }
-        UpstreamError::Http(_) | UpstreamError::Build(_) | UpstreamError::CaFile { .. } => {
+        UpstreamError::Http(_) | UpstreamError::Build(_) => {
             tracing::warn!(error = %e, "upstream call failed");
             GatewayError::upstream(
                 StatusCode::BAD_GATEWAY,

@@ -282,9 +282,7 @@ impl Active {
                         UpstreamError::HeaderTimeout(_) | UpstreamError::IdleTimeout(_) => {
                             "webhook timed out"
                         }
-                        UpstreamError::Http(_)
-                        | UpstreamError::Build(_)
-                        | UpstreamError::CaFile { .. } => "webhook unreachable",
+                        UpstreamError::Http(_) | UpstreamError::Build(_) => "webhook unreachable",
                     })?;
             if !response.status().is_success() {
                 return Err("webhook answered an error status");

@@ -50,14 +50,17 @@ pub enum UpstreamError {
     /// The HTTP client could not be built (TLS backend initialisation).
     #[error("could not build the upstream HTTP client")]
     Build(#[source] reqwest::Error),
-    /// `gateway.upstream_ca_file` could not be read or holds no PEM certificate.
-    #[error("gateway.upstream_ca_file {path}: {reason}")]
-    CaFile {
-        /// The file as configured.
-        path: PathBuf,
-        /// What was wrong with it.
-        reason: String,
-    },
+}
+
+/// `gateway.upstream_ca_file` could not be read or holds no PEM certificate (a start-up error,
+/// never a request's).
+#[derive(Debug, thiserror::Error)]
+#[error("gateway.upstream_ca_file {path}: {reason}")]
+pub struct CaFileError {
+    /// The file as configured.
+    pub path: PathBuf,
+    /// What was wrong with it.
+    pub reason: String,
 }
 
 /// How the upstream client connects. Timeouts that depend on the request (response headers,
@@ -79,8 +82,8 @@ pub struct UpstreamConfig {
 
 impl UpstreamConfig {
     /// Reads the PEM certificates in `path` into [`UpstreamConfig::extra_roots`].
-    pub fn trust_ca_file(mut self, path: &Path) -> Result<Self, UpstreamError> {
-        let refused = |reason: String| UpstreamError::CaFile {
+    pub fn trust_ca_file(mut self, path: &Path) -> Result<Self, CaFileError> {
+        let refused = |reason: String| CaFileError {
             path: path.to_owned(),
             reason,
         };

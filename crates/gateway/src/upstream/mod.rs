@@ -18,4 +18,6 @@ mod address;
 mod client;
 
 pub use address::{ForbiddenReason, host_forbidden, is_forbidden, parse_ip_literal};
-pub use client::{IdleTimeoutBody, UpstreamClient, UpstreamConfig, UpstreamError, check_url};
+pub use client::{
+    CaFileError, IdleTimeoutBody, UpstreamClient, UpstreamConfig, UpstreamError, check_url,
+};
