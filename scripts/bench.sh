@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gateway benchmark: the mock provider (plain HTTP/1.1, and a second one over HTTPS with HTTP/2),
-# the gateway (`keyway serve`, virtual-key auth and SQLite analytics events on, as by default)
-# and the load generator (`keyway-bench`, one thread), all on 127.0.0.1. Prints one table,
+# the gateway process (`keyway gateway`, the data plane as deployed in replicas, with virtual-key
+# auth and SQLite analytics events on, as by default) and the load generator (`keyway-bench`, one
+# thread), all on 127.0.0.1. Prints one table,
 # direct-to-mock | through the gateway | added, with the targets of the gateway issue next to the
 # figures, then the latency rows again with all three processes pinned to one CPU. A missed target is reported, not an error: the exit code
 # is non-zero only when something broke.
@@ -85,17 +86,17 @@ key=$("$bin/keyway" admin issue-key --org bench --data-dir "$data")
 
 echo "==> Starting the gateway" >&2
 KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true KEYWAY_GATEWAY__UPSTREAM_CA_FILE="$work/mock-ca.pem" \
-  KEYWAY_LOG=warn "$bin/keyway" serve --api-addr 127.0.0.1:0 --gateway-addr 127.0.0.1:0 --data-dir "$data" \
-  >"$work/serve.out" 2>"$work/serve.out.err" &
-serve_pid=$!
-pids+=("$serve_pid")
-gateway_url=$(await_line "$work/serve.out" "Keyway gateway:" "$serve_pid")
+  KEYWAY_LOG=warn "$bin/keyway" gateway --gateway-addr 127.0.0.1:0 --data-dir "$data" \
+  >"$work/gateway.out" 2>"$work/gateway.out.err" &
+gateway_pid=$!
+pids+=("$gateway_pid")
+gateway_url=$(await_line "$work/gateway.out" "Keyway gateway:" "$gateway_pid")
 
-echo "==> Measuring: mock $mock_url, gateway $gateway_url (pid $serve_pid)" >&2
+echo "==> Measuring: mock $mock_url, gateway $gateway_url (pid $gateway_pid)" >&2
 echo "Keyway gateway benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, loopback;" \
   "mock, gateway and load generator share the CPUs"
 KEYWAY_BENCH_KEY=$key "$bin/keyway-bench" --mock "$mock_url" --gateway "$gateway_url" \
-  --tls-provider-slug mock-tls --gateway-pid "$serve_pid" "$@"
+  --tls-provider-slug mock-tls --gateway-pid "$gateway_pid" "$@"
 
 # The same latency measurement with the mock, the gateway and the load generator pinned to one
 # CPU: every wake-up is then local, so the figure is the gateway's own work plus two loopback
@@ -103,14 +104,14 @@ KEYWAY_BENCH_KEY=$key "$bin/keyway-bench" --mock "$mock_url" --gateway "$gateway
 if command -v taskset >/dev/null && [ "$(nproc)" -gt 1 ]; then
   echo
   echo "Latency again, all three processes pinned to CPU 0 (no cross-CPU wake-ups):"
-  for pid in "$mock_pid" "$serve_pid"; do
+  for pid in "$mock_pid" "$gateway_pid"; do
     taskset -a -p -c 0 "$pid" >/dev/null
   done
   KEYWAY_BENCH_KEY=$key taskset -c 0 "$bin/keyway-bench" --mock "$mock_url" \
-    --gateway "$gateway_url" --gateway-pid "$serve_pid" --latency-only "$@"
+    --gateway "$gateway_url" --gateway-pid "$gateway_pid" --latency-only "$@"
 fi
 
-if [ -s "$work/serve.out.err" ]; then
+if [ -s "$work/gateway.out.err" ]; then
   echo "==> Gateway warnings during the run (last 20 lines):" >&2
-  tail -n 20 "$work/serve.out.err" >&2
+  tail -n 20 "$work/gateway.out.err" >&2
 fi

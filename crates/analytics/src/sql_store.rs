@@ -25,9 +25,19 @@ const METADATA_PAIRS: &str = "metadata_pairs";
 /// Columns added after the first release, for databases created before them.
 const ADDED_COLUMNS: [&str; 3] = ["request_body", "response_body", METADATA_PAIRS];
 
-/// Rows per `INSERT` statement: 500 rows x 35 columns stays under SQLite's 32766 bound
-/// parameters (and Postgres' 65535).
-const ROWS_PER_STATEMENT: usize = 500;
+/// Most rows per `INSERT` statement (64 x 35 = 2,240 bound parameters). A batch is cut into
+/// statements of this many rows, then of the largest power of two that is left (see
+/// [`statement_rows`]), so only seven statement texts ever exist. Each connection keeps its
+/// prepared statements, so the SQLite connection that takes the batches holds at most seven small
+/// compiled statements. Full-batch statements (hundreds of rows) would add one of about a megabyte
+/// for every distinct remainder size.
+const MAX_ROWS_PER_STATEMENT: usize = 64;
+
+/// Rows in the next `INSERT` when `remaining` (at least 1) are left: [`MAX_ROWS_PER_STATEMENT`],
+/// or the largest power of two not above `remaining`.
+fn statement_rows(remaining: usize) -> usize {
+    MAX_ROWS_PER_STATEMENT.min(1 << remaining.max(1).ilog2())
+}
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -189,7 +199,10 @@ impl SqlStore {
         event::check_batch(events)?;
         let events = redact::redact_batch(events);
         let txn = self.db.begin().await?;
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut rest = &events[..];
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
+            rest = tail;
             let mut insert = Query::insert();
             insert.into_table(TABLE).columns(
                 COLUMNS
@@ -719,8 +732,31 @@ fn decode_strings(row: &QueryResult, column: &'static str) -> Result<Vec<String>
 
 #[cfg(test)]
 mod tests {
-    use super::COLUMNS;
+    use std::collections::BTreeSet;
+
+    use super::{COLUMNS, MAX_ROWS_PER_STATEMENT, statement_rows};
     use crate::RequestEvent;
+
+    #[test]
+    fn batches_of_any_size_use_at_most_seven_statement_shapes() {
+        let mut shapes = BTreeSet::new();
+        for batch in 1..=2_000 {
+            let (mut left, mut statements) = (batch, 0);
+            while left > 0 {
+                let rows = statement_rows(left);
+                assert!((1..=left).contains(&rows), "{rows} rows of {left} left");
+                shapes.insert(rows);
+                left -= rows;
+                statements += 1;
+            }
+            // Full statements, then at most one of each smaller power of two.
+            assert!(
+                statements <= batch / MAX_ROWS_PER_STATEMENT + 6,
+                "{batch}: {statements}"
+            );
+        }
+        assert_eq!(shapes, BTreeSet::from([1, 2, 4, 8, 16, 32, 64]));
+    }
 
     #[test]
     fn columns_follow_the_event_fields() {

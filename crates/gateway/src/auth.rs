@@ -4,7 +4,8 @@
 //!
 //! A revocation or change reaches every gateway process through the invalidation channel
 //! ([`keyway_store::invalidation`]) within milliseconds; cached policies also expire after
-//! [`POLICY_TTL`], the backstop should a message be lost. When the database cannot answer, a policy fetched within [`STALE_LIMIT`]
+//! [`POLICY_TTL`], the backstop should a message be lost (one request re-reads an aged policy
+//! while the others keep using it: [`crate::fresh`]). When the database cannot answer, a policy fetched within [`STALE_LIMIT`]
 //! keeps serving, so keys keep working through a short outage; a key seen revoked never does,
 //! since its cached policy says so.
 //!
@@ -12,6 +13,7 @@
 //! [`LAST_USED_FLUSH`] ([`KeyAuth::spawn_last_used_writer`]), never on the request path.
 
 use crate::error::GatewayError;
+use crate::fresh::{Failed, Fresh, read_through};
 use actix_web::HttpRequest;
 use keyway_domain::VirtualKeyId;
 use keyway_store::invalidation::Change;
@@ -20,7 +22,7 @@ use keyway_store::{Database, StoreError};
 use moka::sync::Cache;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a looked-up policy (or a miss) is trusted before asking the database again.
 pub const POLICY_TTL: Duration = Duration::from_secs(5);
@@ -30,17 +32,11 @@ const CACHE_CAPACITY: u64 = 100_000;
 /// How often the keys used since the last write get their `last_used_at` updated.
 pub const LAST_USED_FLUSH: Duration = Duration::from_secs(5);
 
-#[derive(Clone)]
-struct Cached {
-    policy: Option<Arc<KeyPolicy>>,
-    fetched: Instant,
-}
-
 /// Key lookups with an in-process cache in front of the store.
 #[derive(Clone)]
 pub struct KeyAuth {
     db: Database,
-    cache: Cache<String, Cached>,
+    cache: Cache<String, Fresh<Option<Arc<KeyPolicy>>>>,
     /// Keys used since the last `last_used_at` write.
     used: Arc<Mutex<HashSet<VirtualKeyId>>>,
 }
@@ -69,7 +65,7 @@ impl KeyAuth {
             Change::Org(org) => {
                 let org = *org;
                 let dropped = self.cache.invalidate_entries_if(move |_, cached| {
-                    cached.policy.as_ref().is_some_and(|p| p.org_id == org)
+                    cached.value.as_ref().is_some_and(|p| p.org_id == org)
                 });
                 if dropped.is_err() {
                     self.cache.invalidate_all();
@@ -136,36 +132,25 @@ impl KeyAuth {
     }
 
     async fn lookup(&self, hash: &str) -> Result<Option<Arc<KeyPolicy>>, GatewayError> {
-        let cached = self.cache.get(hash);
-        if let Some(c) = &cached
-            && c.fetched.elapsed() < POLICY_TTL
-        {
-            return Ok(c.policy.clone());
-        }
-        match self.db.key_by_hash(hash).await {
-            Ok(policy) => {
-                let policy = policy.map(Arc::new);
-                self.cache.insert(
-                    hash.to_owned(),
-                    Cached {
-                        policy: policy.clone(),
-                        fetched: Instant::now(),
-                    },
-                );
+        let fetch = || async {
+            let policy = self.db.key_by_hash(hash).await?;
+            Ok::<_, StoreError>(policy.map(Arc::new))
+        };
+        match read_through(&self.cache, hash, POLICY_TTL, fetch).await {
+            Ok(policy) => Ok(policy),
+            Err(Failed {
+                error,
+                stale: Some(policy),
+            }) => {
+                tracing::warn!(error = %StoreErrorChain(&error), "key lookup failed; serving the cached policy");
                 Ok(policy)
             }
-            Err(e) => match cached {
-                Some(c) => {
-                    tracing::warn!(error = %StoreErrorChain(&e), "key lookup failed; serving the cached policy");
-                    Ok(c.policy)
-                }
-                None => {
-                    tracing::error!(error = %StoreErrorChain(&e), "key lookup failed");
-                    Err(GatewayError::unavailable(
-                        "Keyway cannot verify keys right now; retry shortly.",
-                    ))
-                }
-            },
+            Err(Failed { error, stale: None }) => {
+                tracing::error!(error = %StoreErrorChain(&error), "key lookup failed");
+                Err(GatewayError::unavailable(
+                    "Keyway cannot verify keys right now; retry shortly.",
+                ))
+            }
         }
     }
 }

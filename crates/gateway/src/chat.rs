@@ -232,14 +232,17 @@ pub(crate) async fn serve(
         Err(e) => return reply(e),
     };
     // Recorded from here on: every authenticated request leaves an event, bad input included.
-    let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), api.name(), "");
-    event.key_id = Some(policy.key_id.to_string());
-    event.team_id = policy.team_id.map(|t| t.to_string());
-    if let Some(resolved) = prompt {
-        event.prompt_id = Some(resolved.prompt.id.to_string());
-        event.prompt_version = Some(resolved.prompt.version);
-    }
-    let mut recorder = Recorder::new(state.events.clone(), event, started);
+    // (Built in a block: a moved-from local would keep its place in this future across awaits.)
+    let mut recorder = {
+        let mut event = RequestEvent::new(&request_id, &policy.org_id.to_string(), api.name(), "");
+        event.key_id = Some(policy.key_id.to_string());
+        event.team_id = policy.team_id.map(|t| t.to_string());
+        if let Some(resolved) = prompt {
+            event.prompt_id = Some(resolved.prompt.id.to_string());
+            event.prompt_version = Some(resolved.prompt.version);
+        }
+        Recorder::new(state.events.clone(), event, started)
+    };
     if policy.log_bodies {
         recorder.log_bodies(body);
     }
@@ -247,11 +250,11 @@ pub(crate) async fn serve(
         recorder.finish(err.status().as_u16(), Some(err.code()));
         reply(err)
     };
-    let parsed = state
+    let Parsed { mut requests, echo } = match state
         .limits
         .check_body(body)
-        .and_then(|()| api.parse(body, &request_id));
-    let Parsed { mut requests, echo } = match parsed {
+        .and_then(|()| api.parse(body, &request_id))
+    {
         Ok(parsed) => parsed,
         Err(e) => return fail(recorder, e),
     };
@@ -268,7 +271,6 @@ pub(crate) async fn serve(
         );
         return fail(recorder, err);
     };
-    let mut recorder = recorder;
     let event = recorder.event();
     event.requested_model.clone_from(&first.model);
     event.end_user_id.clone_from(&first.user);
@@ -382,8 +384,8 @@ pub(crate) async fn serve(
                     .insert_header(("cache-control", "no-cache"))
                     .streaming(relay_stream(relay));
             }
-            return relay
-                .answer_checked(&guards, verdicts, &model, surface, builder)
+            // Boxed: output guardrails on a stream are the rare case, and their state is large.
+            return Box::pin(relay.answer_checked(&guards, verdicts, &model, surface, builder))
                 .await;
         }
         Answer::Whole(bodies) => bodies,

@@ -30,6 +30,7 @@
 
 use crate::alerts::BudgetAlerts;
 use crate::error::{GatewayError, Surface};
+use crate::fresh::{Failed, Fresh, read_through};
 use crate::prices::OrgPrices;
 use crate::record::Recorder;
 use crate::targets::Target;
@@ -50,7 +51,7 @@ use keyway_store::virtual_keys::{KeyBudget, KeyLimits, KeyPolicy};
 use keyway_store::{Database, Kv};
 use moka::sync::Cache;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Output tokens assumed for a request that sets no `max_tokens`.
 pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
@@ -66,57 +67,38 @@ pub const END_USER_HEADER: &str = "x-keyway-user";
 /// Longest accepted end-user id.
 pub const MAX_END_USER_LEN: usize = 256;
 
-#[derive(Clone)]
-struct Fresh<T> {
-    value: T,
-    fetched: Instant,
-}
-
-/// Reads through `cache`: fresh entries for [`TEAM_TTL`], stale ones (up to
-/// [`TEAM_STALE_LIMIT`]) while the database cannot answer.
+/// Team or organization limits through `cache`: fresh for [`TEAM_TTL`], then re-read by one
+/// request while the others keep using them, and kept (up to [`TEAM_STALE_LIMIT`]) while the
+/// database cannot answer.
 async fn cached<K, V, F>(
     cache: &Cache<K, Fresh<V>>,
     key: K,
     what: &str,
-    fetch: F,
+    fetch: impl FnOnce() -> F,
 ) -> Result<V, Denied>
 where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     F: Future<Output = Result<V, keyway_store::StoreError>>,
 {
-    let entry = cache.get(&key);
-    if let Some(c) = &entry
-        && c.fetched.elapsed() < TEAM_TTL
-    {
-        return Ok(c.value.clone());
-    }
-    match fetch.await {
-        Ok(value) => {
-            cache.insert(
-                key,
-                Fresh {
-                    value: value.clone(),
-                    fetched: Instant::now(),
-                },
-            );
+    match read_through(cache, &key, TEAM_TTL, fetch).await {
+        Ok(value) => Ok(value),
+        Err(Failed {
+            error,
+            stale: Some(value),
+        }) => {
+            tracing::warn!(error = %error, "{what} lookup failed; serving the cached limits");
             Ok(value)
         }
-        Err(e) => match entry {
-            Some(c) => {
-                tracing::warn!(error = %e, "{what} lookup failed; serving the cached limits");
-                Ok(c.value)
-            }
-            None => {
-                tracing::error!(error = %e, "{what} lookup failed");
-                Err(Denied {
-                    error: GatewayError::unavailable(format!(
-                        "Keyway cannot read this key's {what} limits right now; retry shortly."
-                    )),
-                    headers: vec![("retry-after", "1".to_owned())],
-                })
-            }
-        },
+        Err(Failed { error, stale: None }) => {
+            tracing::error!(error = %error, "{what} lookup failed");
+            Err(Denied {
+                error: GatewayError::unavailable(format!(
+                    "Keyway cannot read this key's {what} limits right now; retry shortly."
+                )),
+                headers: vec![("retry-after", "1".to_owned())],
+            })
+        }
     }
 }
 
@@ -315,7 +297,7 @@ impl Governance {
         let Some(team_id) = policy.team_id.map(TeamId::from_uuid) else {
             return Ok(None);
         };
-        let fetch = async {
+        let fetch = || async {
             Ok(self
                 .db
                 .get_team(policy.org_id, team_id)
@@ -326,7 +308,7 @@ impl Governance {
     }
 
     async fn org(&self, policy: &KeyPolicy) -> Result<Arc<OrgLimits>, Denied> {
-        let fetch = async { Ok(Arc::new(self.db.org_limits(policy.org_id).await?)) };
+        let fetch = || async { Ok(Arc::new(self.db.org_limits(policy.org_id).await?)) };
         cached(&self.orgs, policy.org_id, "organization", fetch).await
     }
 

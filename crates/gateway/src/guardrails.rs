@@ -166,7 +166,8 @@ impl Guardrails {
         if let Some(found) = self.cache.get(&key) {
             return Ok(found);
         }
-        let found = self.load(org, id).await?;
+        // Boxed: the cache hit carries none of the query's state.
+        let found = Box::pin(self.load(org, id)).await?;
         self.cache.insert(key, found.clone());
         Ok(found)
     }

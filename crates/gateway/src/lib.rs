@@ -45,6 +45,7 @@ pub mod completions;
 pub mod cors;
 pub mod embeddings;
 pub mod error;
+pub mod fresh;
 pub mod governance;
 pub mod guardrails;
 pub mod limits;

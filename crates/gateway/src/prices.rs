@@ -1,8 +1,10 @@
 //! Cost of a request: the shipped price catalog with the organization's own overrides applied
 //! (`keyway_store::price_overrides`). Each org's effective catalog is built once and cached
 //! in-process, so pricing needs no database round trip on the hot path; a change published on
-//! the invalidation channel evicts it, and entries expire after [`PRICES_TTL`] regardless.
+//! the invalidation channel evicts it, and entries are read again after [`PRICES_TTL`] regardless
+//! (by one request, while the others keep using them: [`crate::fresh`]).
 
+use crate::fresh::{Failed, Fresh, read_through};
 use crate::targets::Target;
 use keyway_domain::{OrgId, Usd};
 use keyway_providers::canonical::Usage;
@@ -15,6 +17,8 @@ use std::time::Duration;
 
 /// How long an org's prices are trusted without an invalidation message.
 pub const PRICES_TTL: Duration = Duration::from_secs(60);
+/// How long old prices may keep serving while the database is unreachable.
+const STALE_LIMIT: Duration = Duration::from_secs(300);
 
 /// An organization's prices: the shipped catalog, or a copy with its overrides.
 #[derive(Clone)]
@@ -39,7 +43,7 @@ impl OrgPrices {
 #[derive(Clone)]
 pub struct Prices {
     db: Database,
-    cache: Cache<OrgId, OrgPrices>,
+    cache: Cache<OrgId, Fresh<OrgPrices>>,
 }
 
 impl Prices {
@@ -49,46 +53,45 @@ impl Prices {
             db,
             cache: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(PRICES_TTL)
+                // Past their freshness, entries still answer while the database cannot.
+                .time_to_live(STALE_LIMIT)
                 .build(),
         }
     }
 
-    /// The prices `org` pays. Should the database fail, the shipped catalog prices the request
-    /// (logged), rather than failing it.
+    /// The prices `org` pays. Should the database fail, the last prices read (or else the shipped
+    /// catalog) price the request (logged), rather than failing it.
     pub async fn for_org(&self, org: OrgId) -> OrgPrices {
-        if let Some(hit) = self.cache.get(&org) {
-            return hit;
-        }
-        match self.db.list_price_overrides(org).await {
-            Ok(rows) => {
-                let prices = if rows.is_empty() {
-                    OrgPrices::builtin()
-                } else {
-                    let overrides: Vec<PriceOverride> = rows
-                        .into_iter()
-                        .map(|row| PriceOverride {
-                            provider: row.provider,
-                            model: row.model_pattern,
-                            prices: ModelPrice {
-                                input_per_mtok: row.prices.input_per_mtok,
-                                output_per_mtok: row.prices.output_per_mtok,
-                                cached_read_per_mtok: row.prices.cached_read_per_mtok,
-                                cache_write_per_mtok: row.prices.cache_write_per_mtok,
-                                reasoning_per_mtok: row.prices.reasoning_per_mtok,
-                            },
-                        })
-                        .collect();
-                    OrgPrices(Some(Arc::new(
-                        PriceCatalog::builtin().with_overrides(&overrides),
-                    )))
-                };
-                self.cache.insert(org, prices.clone());
-                prices
-            }
-            Err(e) => {
-                tracing::warn!(error = %crate::auth::StoreErrorChain(&e), "price overrides unavailable; using the shipped catalog");
+        let fetch = || async {
+            let rows = self.db.list_price_overrides(org).await?;
+            let prices = if rows.is_empty() {
                 OrgPrices::builtin()
+            } else {
+                let overrides: Vec<PriceOverride> = rows
+                    .into_iter()
+                    .map(|row| PriceOverride {
+                        provider: row.provider,
+                        model: row.model_pattern,
+                        prices: ModelPrice {
+                            input_per_mtok: row.prices.input_per_mtok,
+                            output_per_mtok: row.prices.output_per_mtok,
+                            cached_read_per_mtok: row.prices.cached_read_per_mtok,
+                            cache_write_per_mtok: row.prices.cache_write_per_mtok,
+                            reasoning_per_mtok: row.prices.reasoning_per_mtok,
+                        },
+                    })
+                    .collect();
+                OrgPrices(Some(Arc::new(
+                    PriceCatalog::builtin().with_overrides(&overrides),
+                )))
+            };
+            Ok::<_, keyway_store::StoreError>(prices)
+        };
+        match read_through(&self.cache, &org, PRICES_TTL, fetch).await {
+            Ok(prices) => prices,
+            Err(Failed { error, stale }) => {
+                tracing::warn!(error = %crate::auth::StoreErrorChain(&error), "price overrides unavailable; using the cached or shipped prices");
+                stale.unwrap_or_else(OrgPrices::builtin)
             }
         }
     }

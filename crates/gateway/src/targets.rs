@@ -15,20 +15,23 @@
 
 use crate::auth::StoreErrorChain;
 use crate::error::GatewayError;
+use crate::fresh::{Failed, Fresh, read_through};
 use keyway_domain::{OrgId, Secret, Slug};
 use keyway_providers::Format;
 use keyway_providers::openai::Dialect;
 use keyway_providers::sigv4::{self, AwsCredentials};
 use keyway_store::aliases::ModelTarget;
 use keyway_store::credentials::{ProviderCredential, ProviderKind};
-use keyway_store::{Database, MasterKey};
+use keyway_store::{Database, MasterKey, StoreError};
 use moka::sync::Cache;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-/// How long a resolved credential is reused.
+/// How long a resolved credential is reused before one request reads it again.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
+/// How long an old credential or alias may keep serving while the database is unreachable.
+const STALE_LIMIT: Duration = Duration::from_secs(300);
 
 /// Where and how one request goes upstream.
 #[derive(Clone)]
@@ -77,21 +80,23 @@ struct Resolved {
 pub struct Targets {
     db: Database,
     master_key: Arc<MasterKey>,
-    cache: Cache<(OrgId, String), Option<Resolved>>,
-    aliases: Cache<(OrgId, String), Option<ModelTarget>>,
+    cache: Cache<(OrgId, String), Fresh<Option<Resolved>>>,
+    aliases: Cache<(OrgId, String), Fresh<Option<ModelTarget>>>,
 }
 
 impl Targets {
     /// Resolution over `db`, decrypting with `master_key`.
     pub fn new(db: Database, master_key: Arc<MasterKey>) -> Self {
+        // Entries outlive their freshness (see [`crate::fresh`]) so that an outage can fall
+        // back to them.
         let cache = Cache::builder()
             .max_capacity(50_000)
-            .time_to_live(CREDENTIAL_TTL)
+            .time_to_live(STALE_LIMIT)
             .support_invalidation_closures()
             .build();
         let aliases = Cache::builder()
             .max_capacity(50_000)
-            .time_to_live(CREDENTIAL_TTL)
+            .time_to_live(STALE_LIMIT)
             .support_invalidation_closures()
             .build();
         Self {
@@ -187,35 +192,37 @@ impl Targets {
 
     /// An org alias, cached like credentials so bare model names stay off the database too.
     async fn alias(&self, org: OrgId, name: &str) -> Result<Option<ModelTarget>, GatewayError> {
+        let fetch = || self.db.resolve_alias(org, name);
         let key = (org, name.to_owned());
-        if let Some(hit) = self.aliases.get(&key) {
-            return Ok(hit);
-        }
-        let found = self
-            .db
-            .resolve_alias(org, name)
-            .await
-            .map_err(|e| store_failure(&e))?;
-        self.aliases.insert(key, found.clone());
-        Ok(found)
+        let found = read_through(&self.aliases, &key, CREDENTIAL_TTL, fetch).await;
+        found.or_else(serve_stale)
     }
 
     async fn credential(&self, org: OrgId, slug: &Slug) -> Result<Option<Resolved>, GatewayError> {
-        let key = (org, slug.to_string());
-        if let Some(hit) = self.cache.get(&key) {
-            return Ok(hit);
-        }
-        let found = self
-            .db
-            .credential_with_secret(org, slug, &self.master_key)
-            .await
-            .map_err(|e| store_failure(&e))?
-            .map(|(credential, api_key)| Resolved {
+        let fetch = || async {
+            let found = self
+                .db
+                .credential_with_secret(org, slug, &self.master_key)
+                .await?;
+            Ok(found.map(|(credential, api_key)| Resolved {
                 credential: Arc::new(credential),
                 api_key: Arc::new(api_key),
-            });
-        self.cache.insert(key, found.clone());
-        Ok(found)
+            }))
+        };
+        let key = (org, slug.to_string());
+        let found = read_through(&self.cache, &key, CREDENTIAL_TTL, fetch).await;
+        found.or_else(serve_stale)
+    }
+}
+
+/// After a failed database read: the entry it would have refreshed, or a 503.
+fn serve_stale<V>(failed: Failed<V, StoreError>) -> Result<V, GatewayError> {
+    match failed.stale {
+        Some(value) => {
+            tracing::warn!(error = %StoreErrorChain(&failed.error), "provider lookup failed; serving the cached entry");
+            Ok(value)
+        }
+        None => Err(store_failure(&failed.error)),
     }
 }
 

@@ -247,7 +247,8 @@ impl Routing {
         let config = match self.configs.get(&key) {
             Some(hit) => hit,
             None => {
-                let found = self.fetch(org, id).await?;
+                // Boxed: the cache hit carries none of the query's state.
+                let found = Box::pin(self.fetch(org, id)).await?;
                 self.configs.insert(key, found.clone());
                 found
             }

@@ -73,7 +73,10 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     /// How long an unused pooled connection is kept.
     pub pool_idle_timeout: Duration,
-    /// Idle connections kept per upstream host.
+    /// Idle connections kept per upstream host. Hosted providers speak HTTP/2, where one
+    /// connection carries every request; only HTTP/1.1 upstreams (self-hosted servers, usually
+    /// nearby) need one connection per request in flight. Each idle one holds ~25 KB of buffers,
+    /// so after a burst only this many stay open; the rest close and are re-made on demand.
     pub pool_max_idle_per_host: usize,
     /// Certificate authorities trusted besides the system's (`gateway.upstream_ca_file`): a
     /// self-hosted model server behind an internal CA, or the mock provider over HTTPS.
@@ -104,7 +107,7 @@ impl Default for UpstreamConfig {
             allow_private: false,
             connect_timeout: Duration::from_secs(10),
             pool_idle_timeout: Duration::from_secs(90),
-            pool_max_idle_per_host: 1024,
+            pool_max_idle_per_host: 64,
             extra_roots: Vec::new(),
         }
     }
