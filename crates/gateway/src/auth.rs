@@ -5,9 +5,9 @@
 //! A revocation or change reaches every gateway process through the invalidation channel
 //! ([`keyway_store::invalidation`]) within milliseconds; cached policies also expire after
 //! [`POLICY_TTL`], the backstop should a message be lost (one request re-reads an aged policy
-//! while the others keep using it: [`crate::fresh`]). When the database cannot answer, a policy fetched within [`STALE_LIMIT`]
-//! keeps serving, so keys keep working through a short outage; a key seen revoked never does,
-//! since its cached policy says so.
+//! while the others keep using it: [`crate::fresh`]). When the database cannot answer, a
+//! policy fetched within [`STALE_LIMIT`] keeps serving, so keys keep working through a short
+//! outage; a key seen revoked never does, since its cached policy says so.
 //!
 //! Each key's last use is noted in memory and written to the store in one batch every
 //! [`LAST_USED_FLUSH`] ([`KeyAuth::spawn_last_used_writer`]), never on the request path.
