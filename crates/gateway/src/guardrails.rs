@@ -30,6 +30,7 @@
 //! announces a change of their organization ([`Guardrails::evict`]).
 
 use crate::error::{GatewayError, Surface};
+use crate::fresh::{Failed, Fresh, read_through};
 use crate::record::Recorder;
 use crate::upstream::{UpstreamClient, UpstreamError};
 use actix_web::HttpResponse;
@@ -49,8 +50,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// How long a loaded guardrail stays cached without a change message.
+/// How long a loaded guardrail is reused before one request reads it again.
 pub const GUARDRAIL_TTL: Duration = Duration::from_secs(30);
+/// How long an old guardrail may keep serving while the database is unreachable.
+const GUARDRAIL_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// The status of a request a guardrail denied.
 pub const DENIED_STATUS: u16 = 446;
 /// The response header listing failed `flag` and `redact` checks.
@@ -74,7 +77,7 @@ pub struct Loaded {
 pub struct Guardrails {
     db: Database,
     client: UpstreamClient,
-    cache: Cache<(OrgId, Uuid), Option<Arc<Loaded>>>,
+    cache: Cache<(OrgId, Uuid), Fresh<Option<Arc<Loaded>>>>,
 }
 
 impl Guardrails {
@@ -83,9 +86,10 @@ impl Guardrails {
         Self {
             db,
             client,
+            // Entries outlive their freshness so that an outage can fall back to them.
             cache: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(GUARDRAIL_TTL)
+                .time_to_live(GUARDRAIL_STALE_LIMIT)
                 .support_invalidation_closures()
                 .build(),
         }
@@ -162,14 +166,10 @@ impl Guardrails {
     }
 
     async fn get(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {
-        let key = (org, id);
-        if let Some(found) = self.cache.get(&key) {
-            return Ok(found);
-        }
-        // Boxed: the cache hit carries none of the query's state.
-        let found = Box::pin(self.load(org, id)).await?;
-        self.cache.insert(key, found.clone());
-        Ok(found)
+        let load = || self.load(org, id);
+        read_through(&self.cache, &(org, id), GUARDRAIL_TTL, load)
+            .await
+            .or_else(|Failed { error, stale }| stale.ok_or(error))
     }
 
     async fn load(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {

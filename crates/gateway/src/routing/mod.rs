@@ -18,6 +18,7 @@ pub mod exec;
 
 use crate::auth::StoreErrorChain;
 use crate::error::GatewayError;
+use crate::fresh::{Failed, Fresh, read_through};
 use actix_web::HttpRequest;
 use keyway_domain::OrgId;
 use keyway_domain::routing::{Chooser, Plan, RequestContext, RoutingConfig, Upstream};
@@ -41,8 +42,10 @@ pub const METADATA_HEADER: &str = "x-keyway-metadata";
 pub const PORTKEY_CONFIG_HEADER: &str = "x-portkey-config";
 /// See [`PORTKEY_CONFIG_HEADER`].
 pub const PORTKEY_METADATA_HEADER: &str = "x-portkey-metadata";
-/// How long a stored config is reused without asking the database.
+/// How long a stored config is reused before one request reads it again.
 pub const CONFIG_TTL: Duration = Duration::from_secs(30);
+/// How long an old config may keep serving while the database is unreachable.
+const CONFIG_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// Share of requests that retries may add under total upstream failure.
 pub const RETRY_BUDGET_RATIO: f64 = 0.2;
 /// Retries per second allowed on top of the ratio, so low traffic can still retry.
@@ -65,7 +68,7 @@ pub struct Selected {
 #[derive(Clone)]
 pub struct Routing {
     db: Database,
-    configs: Cache<(OrgId, Uuid), Option<Arc<RoutingConfig>>>,
+    configs: Cache<(OrgId, Uuid), Fresh<Option<Arc<RoutingConfig>>>>,
     /// Per-target health and circuit breakers.
     pub health: HealthTable,
     /// Caps retry load process-wide.
@@ -147,9 +150,10 @@ impl Routing {
 
     /// Routing over `db` with these circuit-breaker settings.
     pub fn with_health(db: Database, health: HealthConfig) -> Self {
+        // Entries outlive their freshness so that an outage can fall back to them.
         let configs = Cache::builder()
             .max_capacity(10_000)
-            .time_to_live(CONFIG_TTL)
+            .time_to_live(CONFIG_STALE_LIMIT)
             .support_invalidation_closures()
             .build();
         Self {
@@ -243,16 +247,10 @@ impl Routing {
 
     /// A stored config of `org`, through the cache; another organization's answers 404.
     async fn stored(&self, org: OrgId, id: Uuid) -> Result<Selected, GatewayError> {
-        let key = (org, id);
-        let config = match self.configs.get(&key) {
-            Some(hit) => hit,
-            None => {
-                // Boxed: the cache hit carries none of the query's state.
-                let found = Box::pin(self.fetch(org, id)).await?;
-                self.configs.insert(key, found.clone());
-                found
-            }
-        };
+        let fetch = || self.fetch(org, id);
+        let config = read_through(&self.configs, &(org, id), CONFIG_TTL, fetch)
+            .await
+            .or_else(|Failed { error, stale }| stale.ok_or(error))?;
         let config = config.ok_or_else(|| config_not_found(&id.to_string()))?;
         Ok(Selected {
             config,
