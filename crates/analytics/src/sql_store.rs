@@ -25,18 +25,23 @@ const METADATA_PAIRS: &str = "metadata_pairs";
 /// Columns added after the first release, for databases created before them.
 const ADDED_COLUMNS: [&str; 3] = ["request_body", "response_body", METADATA_PAIRS];
 
-/// Most rows per `INSERT` statement (64 x 35 = 2,240 bound parameters). A batch is cut into
-/// statements of this many rows, then of the largest power of two that is left (see
-/// [`statement_rows`]), so only seven statement texts ever exist. Each connection keeps its
-/// prepared statements, so the SQLite connection that takes the batches holds at most seven small
-/// compiled statements. Full-batch statements (hundreds of rows) would add one of about a megabyte
-/// for every distinct remainder size.
-const MAX_ROWS_PER_STATEMENT: usize = 64;
+/// Most rows per `INSERT` statement: 500 x 35 = 17,500 bound parameters, under SQLite's 32,766
+/// (and Postgres' 65,535). A batch is cut into statements of this many rows, then of the largest
+/// power of two that is left (see [`statement_rows`]), so only ten statement texts ever exist.
+/// Each connection keeps its prepared statements: with one statement per remainder size it would
+/// gather up to a hundred of them, about a megabyte each. Full batches (the default 1,000 rows,
+/// under load) still take two statements: every statement is a round trip to the SQLite worker
+/// thread, and more of them per batch showed in the gateway's tail latency.
+const MAX_ROWS_PER_STATEMENT: usize = 500;
 
 /// Rows in the next `INSERT` when `remaining` (at least 1) are left: [`MAX_ROWS_PER_STATEMENT`],
 /// or the largest power of two not above `remaining`.
 fn statement_rows(remaining: usize) -> usize {
-    MAX_ROWS_PER_STATEMENT.min(1 << remaining.max(1).ilog2())
+    if remaining >= MAX_ROWS_PER_STATEMENT {
+        MAX_ROWS_PER_STATEMENT
+    } else {
+        1 << remaining.max(1).ilog2()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -738,7 +743,7 @@ mod tests {
     use crate::RequestEvent;
 
     #[test]
-    fn batches_of_any_size_use_at_most_seven_statement_shapes() {
+    fn batches_of_any_size_use_at_most_ten_statement_shapes() {
         let mut shapes = BTreeSet::new();
         for batch in 1..=2_000 {
             let (mut left, mut statements) = (batch, 0);
@@ -749,13 +754,19 @@ mod tests {
                 left -= rows;
                 statements += 1;
             }
-            // Full statements, then at most one of each smaller power of two.
+            // Full statements, then at most one of each power of two below the maximum.
             assert!(
-                statements <= batch / MAX_ROWS_PER_STATEMENT + 6,
+                statements <= batch / MAX_ROWS_PER_STATEMENT + 9,
                 "{batch}: {statements}"
             );
         }
-        assert_eq!(shapes, BTreeSet::from([1, 2, 4, 8, 16, 32, 64]));
+        assert_eq!(
+            shapes,
+            BTreeSet::from([1, 2, 4, 8, 16, 32, 64, 128, 256, MAX_ROWS_PER_STATEMENT])
+        );
+        // A full default batch is two statements.
+        assert_eq!(statement_rows(1_000), 500);
+        assert_eq!(statement_rows(500), 500);
     }
 
     #[test]
