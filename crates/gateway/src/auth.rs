@@ -13,7 +13,7 @@
 //! [`LAST_USED_FLUSH`] ([`KeyAuth::spawn_last_used_writer`]), never on the request path.
 
 use crate::error::GatewayError;
-use crate::fresh::{Failed, Fresh, read_through};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use actix_web::HttpRequest;
 use keyway_domain::VirtualKeyId;
 use keyway_store::invalidation::Change;
@@ -26,8 +26,6 @@ use std::time::Duration;
 
 /// How long a looked-up policy (or a miss) is trusted before asking the database again.
 pub const POLICY_TTL: Duration = Duration::from_secs(5);
-/// How long an old policy may keep serving while the database is unreachable.
-pub const STALE_LIMIT: Duration = Duration::from_secs(300);
 const CACHE_CAPACITY: u64 = 100_000;
 /// How often the keys used since the last write get their `last_used_at` updated.
 pub const LAST_USED_FLUSH: Duration = Duration::from_secs(5);

@@ -19,6 +19,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// How long an aged entry may keep answering while the database is unreachable: the time to
+/// live of every cache built on [`Fresh`] entries.
+pub const STALE_LIMIT: Duration = Duration::from_secs(300);
+
 /// A cached value, when it was fetched, and whether a request is refreshing it.
 #[derive(Clone)]
 pub struct Fresh<T> {
@@ -55,6 +59,13 @@ pub struct Failed<V, E> {
     pub error: E,
     /// The aged entry's value.
     pub stale: Option<V>,
+}
+
+impl<V, E> Failed<V, E> {
+    /// The aged value if there is one, else the error.
+    pub fn or_stale(self) -> Result<V, E> {
+        self.stale.ok_or(self.error)
+    }
 }
 
 /// `key`'s value: from `cache` while younger than `ttl` or while another request refreshes

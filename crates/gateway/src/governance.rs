@@ -30,7 +30,7 @@
 
 use crate::alerts::BudgetAlerts;
 use crate::error::{GatewayError, Surface};
-use crate::fresh::{Failed, Fresh, read_through};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use crate::prices::OrgPrices;
 use crate::record::Recorder;
 use crate::targets::Target;
@@ -59,8 +59,6 @@ pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 /// How long a team's limits are trusted before asking the database again (as key policies).
 const TEAM_TTL: Duration = Duration::from_secs(5);
-/// How long an old team entry may serve while the database is unreachable.
-const TEAM_STALE_LIMIT: Duration = Duration::from_secs(300);
 
 /// Header naming the end user a request is made for (limits per end user, analytics).
 pub const END_USER_HEADER: &str = "x-keyway-user";
@@ -68,7 +66,7 @@ pub const END_USER_HEADER: &str = "x-keyway-user";
 pub const MAX_END_USER_LEN: usize = 256;
 
 /// Team or organization limits through `cache`: fresh for [`TEAM_TTL`], then re-read by one
-/// request while the others keep using them, and kept (up to [`TEAM_STALE_LIMIT`]) while the
+/// request while the others keep using them, and kept (up to [`STALE_LIMIT`]) while the
 /// database cannot answer.
 async fn cached<K, V, F>(
     cache: &Cache<K, Fresh<V>>,
@@ -261,11 +259,11 @@ impl Governance {
             window,
             teams: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(TEAM_STALE_LIMIT)
+                .time_to_live(STALE_LIMIT)
                 .build(),
             orgs: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(TEAM_STALE_LIMIT)
+                .time_to_live(STALE_LIMIT)
                 .build(),
         }
     }

@@ -30,7 +30,7 @@
 //! announces a change of their organization ([`Guardrails::evict`]).
 
 use crate::error::{GatewayError, Surface};
-use crate::fresh::{Failed, Fresh, read_through};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use crate::record::Recorder;
 use crate::upstream::{UpstreamClient, UpstreamError};
 use actix_web::HttpResponse;
@@ -52,8 +52,6 @@ use uuid::Uuid;
 
 /// How long a loaded guardrail is reused before one request reads it again.
 pub const GUARDRAIL_TTL: Duration = Duration::from_secs(30);
-/// How long an old guardrail may keep serving while the database is unreachable.
-const GUARDRAIL_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// The status of a request a guardrail denied.
 pub const DENIED_STATUS: u16 = 446;
 /// The response header listing failed `flag` and `redact` checks.
@@ -89,7 +87,7 @@ impl Guardrails {
             // Entries outlive their freshness so that an outage can fall back to them.
             cache: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(GUARDRAIL_STALE_LIMIT)
+                .time_to_live(STALE_LIMIT)
                 .support_invalidation_closures()
                 .build(),
         }
@@ -169,7 +167,7 @@ impl Guardrails {
         let load = || self.load(org, id);
         read_through(&self.cache, &(org, id), GUARDRAIL_TTL, load)
             .await
-            .or_else(|Failed { error, stale }| stale.ok_or(error))
+            .or_else(Failed::or_stale)
     }
 
     async fn load(&self, org: OrgId, id: Uuid) -> Result<Option<Arc<Loaded>>, GatewayError> {

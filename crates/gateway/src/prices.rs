@@ -4,7 +4,7 @@
 //! the invalidation channel evicts it, and entries are read again after [`PRICES_TTL`] regardless
 //! (by one request, while the others keep using them: [`crate::fresh`]).
 
-use crate::fresh::{Failed, Fresh, read_through};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use crate::targets::Target;
 use keyway_domain::{OrgId, Usd};
 use keyway_providers::canonical::Usage;
@@ -17,8 +17,6 @@ use std::time::Duration;
 
 /// How long an org's prices are trusted without an invalidation message.
 pub const PRICES_TTL: Duration = Duration::from_secs(60);
-/// How long old prices may keep serving while the database is unreachable.
-const STALE_LIMIT: Duration = Duration::from_secs(300);
 
 /// An organization's prices: the shipped catalog, or a copy with its overrides.
 #[derive(Clone)]

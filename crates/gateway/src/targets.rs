@@ -15,7 +15,7 @@
 
 use crate::auth::StoreErrorChain;
 use crate::error::GatewayError;
-use crate::fresh::{Failed, Fresh, read_through};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use keyway_domain::{OrgId, Secret, Slug};
 use keyway_providers::Format;
 use keyway_providers::openai::Dialect;
@@ -30,8 +30,6 @@ use url::Url;
 
 /// How long a resolved credential is reused before one request reads it again.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
-/// How long an old credential or alias may keep serving while the database is unreachable.
-const STALE_LIMIT: Duration = Duration::from_secs(300);
 
 /// Where and how one request goes upstream.
 #[derive(Clone)]

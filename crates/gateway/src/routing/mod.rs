@@ -18,7 +18,7 @@ pub mod exec;
 
 use crate::auth::StoreErrorChain;
 use crate::error::GatewayError;
-use crate::fresh::{Failed, Fresh, read_through};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use actix_web::HttpRequest;
 use keyway_domain::OrgId;
 use keyway_domain::routing::{Chooser, Plan, RequestContext, RoutingConfig, Upstream};
@@ -44,8 +44,6 @@ pub const PORTKEY_CONFIG_HEADER: &str = "x-portkey-config";
 pub const PORTKEY_METADATA_HEADER: &str = "x-portkey-metadata";
 /// How long a stored config is reused before one request reads it again.
 pub const CONFIG_TTL: Duration = Duration::from_secs(30);
-/// How long an old config may keep serving while the database is unreachable.
-const CONFIG_STALE_LIMIT: Duration = Duration::from_secs(300);
 /// Share of requests that retries may add under total upstream failure.
 pub const RETRY_BUDGET_RATIO: f64 = 0.2;
 /// Retries per second allowed on top of the ratio, so low traffic can still retry.
@@ -153,7 +151,7 @@ impl Routing {
         // Entries outlive their freshness so that an outage can fall back to them.
         let configs = Cache::builder()
             .max_capacity(10_000)
-            .time_to_live(CONFIG_STALE_LIMIT)
+            .time_to_live(STALE_LIMIT)
             .support_invalidation_closures()
             .build();
         Self {
@@ -250,7 +248,7 @@ impl Routing {
         let fetch = || self.fetch(org, id);
         let config = read_through(&self.configs, &(org, id), CONFIG_TTL, fetch)
             .await
-            .or_else(|Failed { error, stale }| stale.ok_or(error))?;
+            .or_else(Failed::or_stale)?;
         let config = config.ok_or_else(|| config_not_found(&id.to_string()))?;
         Ok(Selected {
             config,
