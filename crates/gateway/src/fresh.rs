@@ -8,8 +8,8 @@
 //! answering from the entry until the new one lands. A refresh that fails (or whose request is
 //! cancelled) gives the claim back, so the next request tries again.
 //!
-//! Entries stay in the cache past their freshness (up to the cache's own time to live), so
-//! that a caller can keep serving them while the database is unreachable.
+//! Entries stay in the cache past their freshness (up to [`STALE_LIMIT`], the caches' time to
+//! live), so that a caller can keep serving them while the database is unreachable.
 
 use moka::sync::Cache;
 use std::borrow::Borrow;
