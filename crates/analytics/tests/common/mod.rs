@@ -176,6 +176,17 @@ pub async fn exercise_store(store: AnalyticsStore) -> anyhow::Result<()> {
 
     store.insert(&[]).await?;
     assert_eq!(store.count(&org).await?, 4);
+
+    // A batch bigger than the sink's default (1,000 rows) arrives whole, every row intact.
+    let bulk_org = unique_name("org");
+    let bulk: Vec<RequestEvent> = (0..1_234)
+        .map(|i| full_event(&bulk_org, &format!("req-{i:04}"), 1_769_903_000_000 + i))
+        .collect();
+    store.insert(&bulk).await?;
+    assert_eq!(store.count(&bulk_org).await?, 1_234);
+    let mut stored = store.recent(&bulk_org, 2_000).await?;
+    stored.reverse();
+    assert_eq!(stored, bulk);
     Ok(())
 }
 
