@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # Gateway benchmark: the mock provider (plain HTTP/1.1, and a second one over HTTPS with HTTP/2),
-# the gateway process (`keyway gateway`, the data plane as deployed in replicas, with virtual-key
-# auth and SQLite analytics events on, as by default) and the load generator (`keyway-bench`, one
-# thread), all on 127.0.0.1. Prints one table,
-# direct-to-mock | through the gateway | added, with the targets of the gateway issue next to the
-# figures, then the latency rows again with all three processes pinned to one CPU. A missed target is reported, not an error: the exit code
-# is non-zero only when something broke.
+# the gateway process (`keyway-gateway gateway`: the data-plane binary as deployed in replicas,
+# with virtual-key auth and SQLite analytics events on, as by default) and the load generator
+# (`keyway-bench`, one thread), all on 127.0.0.1. Prints one table, direct-to-mock | through the
+# gateway | added, with the targets of the gateway issue next to the figures, then the latency
+# rows again with all three processes pinned to one CPU. A missed target is reported, not an
+# error: the exit code is non-zero only when something broke.
 #
 # Usage: scripts/bench.sh [keyway-bench options, e.g. --samples 10000 --seconds 5]
-# A cold release build takes ~11 minutes on 2 cores; later runs reuse it.
+# A cold release build takes ~15 minutes on 2 cores; later runs reuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway-target}
 bin=$CARGO_TARGET_DIR/release
 
-echo "==> Building keyway and keyway-bench (release)" >&2
+echo "==> Building keyway-gateway, keyway and keyway-bench (release)" >&2
+# The data-plane binary is the server package without its default `control-plane` feature; it
+# is built first because both builds write target/release/keyway.
+cargo build --release -p keyway --no-default-features >&2
+cp "$bin/keyway" "$bin/keyway-gateway"
 cargo build --release -p keyway -p keyway-bench >&2
 
 # 1,000 client sockets plus the gateway's and the mock's own: well above the usual 1,024.
@@ -86,7 +90,7 @@ key=$("$bin/keyway" admin issue-key --org bench --data-dir "$data")
 
 echo "==> Starting the gateway" >&2
 KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true KEYWAY_GATEWAY__UPSTREAM_CA_FILE="$work/mock-ca.pem" \
-  KEYWAY_LOG=warn "$bin/keyway" gateway --gateway-addr 127.0.0.1:0 --data-dir "$data" \
+  KEYWAY_LOG=warn "$bin/keyway-gateway" gateway --gateway-addr 127.0.0.1:0 --data-dir "$data" \
   >"$work/gateway.out" 2>"$work/gateway.out.err" &
 gateway_pid=$!
 pids+=("$gateway_pid")

@@ -40,6 +40,8 @@ scripts/build-wasm.sh
 
 step "Clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The data-plane build (keyway-gateway: the server without the dashboard and API).
+cargo clippy -p keyway --no-default-features --locked -- -D warnings
 
 step "Rust suites (unit, integration, end-to-end against the binary)"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -3,7 +3,8 @@
 #   - it parses and interpolates (`config -q`) with the required variables set,
 #   - it lists exactly the expected services,
 #   - it refuses to render without KEYWAY_MASTER_KEY (the required substitution works),
-#   - every Keyway service waits for migrations and has a /readyz healthcheck.
+#   - every Keyway service waits for migrations and has a /readyz healthcheck,
+#   - the gateway replicas run the data-plane binary (keyway-gateway).
 # Runs with Debian's docker-compose 1.29 and, when installed, with `docker compose` too.
 # Usage: tests/infra/check-compose.sh [compose-file]   (exit status 0 = all checks passed)
 set -euo pipefail
@@ -52,6 +53,12 @@ check_with() {
             || fail "$label: $service does not wait for migrate to complete"
         grep -q "/readyz" <<<"$block" || fail "$label: $service has no /readyz healthcheck"
         grep -q "KEYWAY_MASTER_KEY" <<<"$block" || fail "$label: $service gets no KEYWAY_MASTER_KEY"
+    done
+    for service in gateway-1 gateway-2; do
+        local block
+        block="$(awk -v s="  $service:" '$0 == s {on = 1; next} on && /^  [^ ]/ {exit} on' <<<"$rendered")"
+        grep -q "keyway-gateway" <<<"$block" \
+            || fail "$label: $service does not run the data-plane binary (keyway-gateway)"
     done
 }
 

@@ -4,7 +4,9 @@
 //! * Gateway port: the data plane under `/v1`, `/healthz`, `/readyz`.
 //!
 //! Binaries stay thin: `main.rs` parses the command line ([`cli`]) and calls
-//! [`Application::build`]. Tests build the same application on port 0 and read the bound ports.
+//! [`Application::build`]. Without the default `control-plane` feature the crate builds the
+//! data-plane binary (`keyway-gateway`): no dashboard or API code, and `serve` / `api` refuse to
+//! start. Tests build the same application on port 0 and read the bound ports.
 
 mod admin;
 pub mod cli;
@@ -97,47 +99,13 @@ impl Application {
             Some(l) => l.local_addr()?,
             None => settings.server.gateway_addr,
         };
-        let dashboard = match &api_listener {
-            Some(listener) => {
-                Some(services.dashboard_options(listener.local_addr()?, gateway_addr))
-            }
-            None => None,
-        };
         // The prompt playground calls the gateway from the dashboard's pages.
-        let dashboard_url = match &dashboard {
-            Some(d) => Some(d.api_url.clone()),
-            None => settings.server.public_api_url.clone(),
-        };
-        let api = match (api_listener, dashboard) {
-            (Some(listener), Some(dashboard)) => {
-                let addr = listener.local_addr()?;
-                let state = web::Data::new(services.clone());
-                let api_state = web::Data::new(
-                    keyway_api::ApiState::new(
-                        services.db.clone(),
-                        services.analytics.clone(),
-                        services.kv.clone(),
-                        services.mailer.clone(),
-                        services.master_key.clone(),
-                        dashboard.api_url.clone(),
-                        settings.gateway.allow_private_upstreams,
-                    )
-                    .with_limits(services.limits.clone()),
-                );
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(state.clone())
-                        .app_data(api_state.clone())
-                        .configure(health::configure)
-                        .configure(keyway_api::configure)
-                        .configure(|cfg| keyway_dashboard::ssr::configure(cfg, dashboard.clone()))
-                });
-                Some(Listener {
-                    addr,
-                    server: tune(server, grace).listen(listener)?.run(),
-                })
+        let (api, dashboard_url) = match api_listener {
+            Some(listener) => {
+                let (api, url) = control_plane(&services, &settings, listener, gateway_addr)?;
+                (Some(api), Some(url))
             }
-            _ => None,
+            None => (None, settings.server.public_api_url.clone()),
         };
         let gateway = match gateway_listener {
             Some(listener) => {
@@ -290,6 +258,59 @@ fn spawn_retention(services: &Services, settings: &Settings) -> tokio::task::Joi
 
 fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves the dashboard and the management API on `listener`; returns it with the dashboard's
+/// URL.
+#[cfg(feature = "control-plane")]
+fn control_plane(
+    services: &Services,
+    settings: &Settings,
+    listener: TcpListener,
+    gateway_addr: SocketAddr,
+) -> anyhow::Result<(Listener, String)> {
+    let addr = listener.local_addr()?;
+    let dashboard = services.dashboard_options(addr, gateway_addr);
+    let api_url = dashboard.api_url.clone();
+    let state = web::Data::new(services.clone());
+    let api_state = web::Data::new(
+        keyway_api::ApiState::new(
+            services.db.clone(),
+            services.analytics.clone(),
+            services.kv.clone(),
+            services.mailer.clone(),
+            services.master_key.clone(),
+            api_url.clone(),
+            settings.gateway.allow_private_upstreams,
+        )
+        .with_limits(services.limits.clone()),
+    );
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(api_state.clone())
+            .configure(health::configure)
+            .configure(keyway_api::configure)
+            .configure(|cfg| keyway_dashboard::ssr::configure(cfg, dashboard.clone()))
+    });
+    let server = tune(server, settings.server.shutdown_grace_secs)
+        .listen(listener)?
+        .run();
+    Ok((Listener { addr, server }, api_url))
+}
+
+/// A data-plane build (without the `control-plane` feature) has no dashboard or API to serve.
+#[cfg(not(feature = "control-plane"))]
+fn control_plane(
+    _: &Services,
+    _: &Settings,
+    _: TcpListener,
+    _: SocketAddr,
+) -> anyhow::Result<(Listener, String)> {
+    anyhow::bail!(
+        "this is the data-plane build of Keyway (keyway-gateway): it runs `gateway`, `migrate`, \
+         `admin` and `mock-provider`; the dashboard and API are in the full `keyway` binary"
+    )
 }
 
 /// Settings shared by both listeners: TCP_NODELAY on every accepted socket (no Nagle stall on

@@ -106,6 +106,7 @@ impl Services {
     }
 
     /// What the dashboard needs to render links and snippets.
+    #[cfg(feature = "control-plane")]
     pub(crate) fn dashboard_options(
         &self,
         api_addr: std::net::SocketAddr,
