@@ -89,7 +89,9 @@ UPSTREAM_KEY=sk-bench "$bin/keyway" admin add-provider --org bench --slug mock-t
 key=$("$bin/keyway" admin issue-key --org bench --data-dir "$data")
 
 echo "==> Starting the gateway" >&2
-KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true KEYWAY_GATEWAY__UPSTREAM_CA_FILE="$work/mock-ca.pem" \
+# MALLOC_ARENA_MAX as the container image sets it (infra/Dockerfile); override it to compare.
+MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true \
+  KEYWAY_GATEWAY__UPSTREAM_CA_FILE="$work/mock-ca.pem" \
   KEYWAY_LOG=warn "$bin/keyway-gateway" gateway --gateway-addr 127.0.0.1:0 --data-dir "$data" \
   >"$work/gateway.out" 2>"$work/gateway.out.err" &
 gateway_pid=$!
