@@ -10,14 +10,17 @@
 //! `x-keyway-prompt-version` besides the chat headers. Rendering is the domain's logic-less renderer
 //! ([`keyway_domain::prompt`]); its refusals are 400s in OpenAI's error shape.
 //!
-//! Resolved versions and each organization's partials are cached in-process for
-//! [`PROMPT_TTL`] and evicted when the control plane announces a change of their organization
-//! ([`Prompts::evict`]).
+//! Resolved versions (and the lookups that found none) and each organization's partials are
+//! cached in-process, re-read after [`PROMPT_TTL`] by one request while the others keep the
+//! cached answer ([`crate::fresh`]), and evicted when the control plane announces a change of
+//! their organization ([`Prompts::evict`]). While the database is unreachable the last answer
+//! keeps serving.
 
 use crate::GatewayState;
 
 use crate::chat::Api;
 use crate::error::{GatewayError, Surface};
+use crate::fresh::{Failed, Fresh, STALE_LIMIT, read_through};
 use crate::record::Recorder;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keyway_analytics::RequestEvent;
@@ -35,8 +38,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// How long a resolved prompt version or an organization's partials stay cached without a
-/// change message.
+/// How long a resolved prompt version or an organization's partials are used before being
+/// read again (without a change message).
 pub const PROMPT_TTL: Duration = Duration::from_secs(30);
 
 /// The stored prompt version a request was rendered from.
@@ -59,12 +62,23 @@ pub struct Resolved {
 
 type VersionKey = (OrgId, String, VersionSelector);
 
+/// What looking a version up found. The two refusals are answers like a version, cached as
+/// such; only a database failure is not.
+#[derive(Clone)]
+enum Lookup {
+    Found(Arc<Resolved>),
+    /// No prompt has this slug.
+    NoPrompt,
+    /// The prompt has no such label or version (the store's word for which).
+    NoSuch(&'static str),
+}
+
 /// The prompt cache over the control-plane database.
 #[derive(Clone)]
 pub struct Prompts {
     db: Database,
-    versions: Cache<VersionKey, Option<Arc<Resolved>>>,
-    partials: Cache<OrgId, Arc<HashMap<String, String>>>,
+    versions: Cache<VersionKey, Fresh<Lookup>>,
+    partials: Cache<OrgId, Fresh<Arc<HashMap<String, String>>>>,
 }
 
 impl Prompts {
@@ -74,12 +88,12 @@ impl Prompts {
             db,
             versions: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(PROMPT_TTL)
+                .time_to_live(STALE_LIMIT)
                 .support_invalidation_closures()
                 .build(),
             partials: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(PROMPT_TTL)
+                .time_to_live(STALE_LIMIT)
                 .build(),
         }
     }
@@ -124,50 +138,54 @@ impl Prompts {
             return Err(not_found());
         }
         let key = (org, slug.to_owned(), selector);
-        let found = match self.versions.get(&key) {
-            Some(found) => found,
-            None => {
-                let found = match self.db.resolve_prompt(org, slug, &key.2).await {
-                    Ok(found) => found.map(|(p, v)| {
-                        Arc::new(Resolved {
-                            prompt: PromptRef {
-                                id: p.id,
-                                version: v.version,
-                            },
-                            template: v.template,
-                        })
-                    }),
-                    Err(StoreError::NotFound(what)) => {
-                        return Err(GatewayError::bad_request(
-                            format!("Prompt `{slug}` has no such {what}."),
-                            Some(match key.2 {
-                                VersionSelector::Label(_) => "label",
-                                _ => "version",
-                            }),
-                        ));
-                    }
-                    Err(e) => return Err(unavailable(&e)),
-                };
-                self.versions.insert(key, found.clone());
-                found
-            }
-        };
-        found.ok_or_else(not_found)
+        let lookup = || self.lookup(org, slug, &key.2);
+        match read_through(&self.versions, &key, PROMPT_TTL, lookup)
+            .await
+            .or_else(Failed::or_stale)?
+        {
+            Lookup::Found(version) => Ok(version),
+            Lookup::NoPrompt => Err(not_found()),
+            Lookup::NoSuch(what) => Err(GatewayError::bad_request(
+                format!("Prompt `{slug}` has no such {what}."),
+                Some(match key.2 {
+                    VersionSelector::Label(_) => "label",
+                    _ => "version",
+                }),
+            )),
+        }
+    }
+
+    async fn lookup(
+        &self,
+        org: OrgId,
+        slug: &str,
+        selector: &VersionSelector,
+    ) -> Result<Lookup, GatewayError> {
+        match self.db.resolve_prompt(org, slug, selector).await {
+            Ok(Some((prompt, version))) => Ok(Lookup::Found(Arc::new(Resolved {
+                prompt: PromptRef {
+                    id: prompt.id,
+                    version: version.version,
+                },
+                template: version.template,
+            }))),
+            Ok(None) => Ok(Lookup::NoPrompt),
+            Err(StoreError::NotFound(what)) => Ok(Lookup::NoSuch(what)),
+            Err(e) => Err(unavailable(&e)),
+        }
     }
 
     /// The newest text of each partial of `org`, by slug.
     pub async fn partials(&self, org: OrgId) -> Result<Arc<HashMap<String, String>>, GatewayError> {
-        if let Some(found) = self.partials.get(&org) {
-            return Ok(found);
-        }
-        let found = Arc::new(
-            self.db
-                .partial_contents(org)
-                .await
-                .map_err(|e| unavailable(&e))?,
-        );
-        self.partials.insert(org, found.clone());
-        Ok(found)
+        let load = || async move {
+            match self.db.partial_contents(org).await {
+                Ok(partials) => Ok(Arc::new(partials)),
+                Err(e) => Err(unavailable(&e)),
+            }
+        };
+        read_through(&self.partials, &org, PROMPT_TTL, load)
+            .await
+            .or_else(Failed::or_stale)
     }
 }
 
