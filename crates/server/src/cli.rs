@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn start(settings: Settings, parts: Parts, migrate: bool) -> anyhow::Result<()> {
+    parts.check_built()?;
     if migrate {
         crate::migrate(&settings).await?;
     }

@@ -41,6 +41,18 @@ impl Parts {
     fn gateway(self) -> bool {
         matches!(self, Parts::Both | Parts::Gateway)
     }
+
+    /// Refuses, before anything is connected or migrated, the parts this build lacks: the
+    /// data-plane build (without the `control-plane` feature) has no dashboard or API.
+    pub(crate) fn check_built(self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            cfg!(feature = "control-plane") || !self.api(),
+            "this is the data-plane build of Keyway (keyway-gateway): it runs `gateway`, \
+             `migrate`, `admin` and `mock-provider`; the dashboard and API are in the full \
+             `keyway` binary"
+        );
+        Ok(())
+    }
 }
 
 /// A bound, not yet running, Keyway process.
@@ -81,6 +93,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 impl Application {
     /// Connects the services and binds the listeners `parts` asks for (port 0 picks a free one).
     pub async fn build(settings: Settings, parts: Parts) -> anyhow::Result<Self> {
+        parts.check_built()?;
         // rustls may see two crypto providers through the dependency tree; pick one for the
         // whole process. A second call fails harmlessly when a provider is already installed.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -101,11 +114,13 @@ impl Application {
         };
         // The prompt playground calls the gateway from the dashboard's pages.
         let (api, dashboard_url) = match api_listener {
+            // Without the feature there is no API listener: `check_built` refused the parts.
+            #[cfg(feature = "control-plane")]
             Some(listener) => {
                 let (api, url) = control_plane(&services, &settings, listener, gateway_addr)?;
                 (Some(api), Some(url))
             }
-            None => (None, settings.server.public_api_url.clone()),
+            _ => (None, settings.server.public_api_url.clone()),
         };
         let gateway = match gateway_listener {
             Some(listener) => {
@@ -297,20 +312,6 @@ fn control_plane(
         .listen(listener)?
         .run();
     Ok((Listener { addr, server }, api_url))
-}
-
-/// A data-plane build (without the `control-plane` feature) has no dashboard or API to serve.
-#[cfg(not(feature = "control-plane"))]
-fn control_plane(
-    _: &Services,
-    _: &Settings,
-    _: TcpListener,
-    _: SocketAddr,
-) -> anyhow::Result<(Listener, String)> {
-    anyhow::bail!(
-        "this is the data-plane build of Keyway (keyway-gateway): it runs `gateway`, `migrate`, \
-         `admin` and `mock-provider`; the dashboard and API are in the full `keyway` binary"
-    )
 }
 
 /// Settings shared by both listeners: TCP_NODELAY on every accepted socket (no Nagle stall on
