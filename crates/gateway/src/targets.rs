@@ -44,8 +44,18 @@ pub struct Target {
     pub format: Format,
     /// OpenAI dialect for OpenAI-format upstreams.
     pub dialect: Dialect,
+    endpoint: Arc<Endpoint>,
+}
+
+/// A credential made ready for requests once per cache fill (its base URL parsed, its settings
+/// checked), so that a request through it neither parses a URL nor reads its config again.
+struct Endpoint {
+    slug: String,
+    kind: ProviderKind,
+    format: Format,
+    dialect: Dialect,
     base_url: Url,
-    api_key: Arc<Secret<String>>,
+    api_key: Secret<String>,
     auth: Auth,
 }
 
@@ -67,18 +77,16 @@ enum Auth {
     },
 }
 
-#[derive(Clone)]
-struct Resolved {
-    credential: Arc<ProviderCredential>,
-    api_key: Arc<Secret<String>>,
-}
+/// A cached credential: ready for requests, or why it cannot be used (a missing region, an
+/// unusable base URL), answered to every request naming it until the entry is refreshed.
+type Ready = Result<Arc<Endpoint>, GatewayError>;
 
 /// Resolves model names for the gateway.
 #[derive(Clone)]
 pub struct Targets {
     db: Database,
     master_key: Arc<MasterKey>,
-    cache: Cache<(OrgId, String), Fresh<Option<Resolved>>>,
+    cache: Cache<(OrgId, String), Fresh<Option<Ready>>>,
     aliases: Cache<(OrgId, String), Fresh<Option<ModelTarget>>>,
 }
 
@@ -143,7 +151,7 @@ impl Targets {
                 .await?
                 .ok_or_else(|| unknown_model(model))?,
         };
-        let resolved = self.credential(org, &target.provider).await?.ok_or_else(|| {
+        let ready = self.credential(org, &target.provider).await?.ok_or_else(|| {
             GatewayError::not_found(
                 "model_not_found",
                 format!(
@@ -152,9 +160,46 @@ impl Targets {
                 ),
             )
         })?;
-        let cred = &resolved.credential;
-        let (format, dialect) = wire(cred.provider)?;
-        let auth = auth(cred, &resolved.api_key)?;
+        let endpoint = ready?;
+        Ok(Target {
+            slug: endpoint.slug.clone(),
+            kind: endpoint.kind,
+            model: target.model,
+            format: endpoint.format,
+            dialect: endpoint.dialect,
+            endpoint,
+        })
+    }
+
+    /// An org alias, cached like credentials so bare model names stay off the database too.
+    async fn alias(&self, org: OrgId, name: &str) -> Result<Option<ModelTarget>, GatewayError> {
+        let fetch = || self.db.resolve_alias(org, name);
+        let key = (org, name.to_owned());
+        let found = read_through(&self.aliases, &key, CREDENTIAL_TTL, fetch).await;
+        found.or_else(serve_stale)
+    }
+
+    async fn credential(&self, org: OrgId, slug: &Slug) -> Result<Option<Ready>, GatewayError> {
+        let fetch =
+            || async {
+                let found = self
+                    .db
+                    .credential_with_secret(org, slug, &self.master_key)
+                    .await?;
+                Ok(found
+                    .map(|(credential, api_key)| Endpoint::new(&credential, api_key).map(Arc::new)))
+            };
+        let key = (org, slug.to_string());
+        let found = read_through(&self.cache, &key, CREDENTIAL_TTL, fetch).await;
+        found.or_else(serve_stale)
+    }
+}
+
+impl Endpoint {
+    /// Checks a stored credential's settings and parses its base URL.
+    fn new(cred: &ProviderCredential, api_key: Secret<String>) -> Result<Self, GatewayError> {
+        let (format, dialect) = wire(cred.provider);
+        let auth = auth(cred, &api_key)?;
         let regional = match &auth {
             Auth::Bedrock { region, .. } => Some(keyway_providers::bedrock::endpoint(region)),
             _ => None,
@@ -170,46 +215,42 @@ impl Targets {
                 ));
             }
         };
-        let base_url = Url::parse(base.trim_end_matches('/')).map_err(|_| {
-            GatewayError::bad_request(
-                format!("Provider `{}` has an invalid base URL.", cred.slug),
-                None,
-            )
-        })?;
-        Ok(Target {
+        let base_url = Url::parse(base.trim_end_matches('/'))
+            .ok()
+            .filter(|url| !url.cannot_be_a_base())
+            .ok_or_else(|| {
+                GatewayError::bad_request(
+                    format!("Provider `{}` has an invalid base URL.", cred.slug),
+                    None,
+                )
+            })?;
+        Ok(Self {
             slug: cred.slug.to_string(),
             kind: cred.provider,
-            model: target.model,
             format,
             dialect,
             base_url,
-            api_key: resolved.api_key.clone(),
+            api_key,
             auth,
         })
     }
 
-    /// An org alias, cached like credentials so bare model names stay off the database too.
-    async fn alias(&self, org: OrgId, name: &str) -> Result<Option<ModelTarget>, GatewayError> {
-        let fetch = || self.db.resolve_alias(org, name);
-        let key = (org, name.to_owned());
-        let found = read_through(&self.aliases, &key, CREDENTIAL_TTL, fetch).await;
-        found.or_else(serve_stale)
-    }
-
-    async fn credential(&self, org: OrgId, slug: &Slug) -> Result<Option<Resolved>, GatewayError> {
-        let fetch = || async {
-            let found = self
-                .db
-                .credential_with_secret(org, slug, &self.master_key)
-                .await?;
-            Ok(found.map(|(credential, api_key)| Resolved {
-                credential: Arc::new(credential),
-                api_key: Arc::new(api_key),
-            }))
+    /// The base URL with `path` (and its query, if it has one) appended to the base's path.
+    /// Only the path is parsed: the host was checked once, when the credential was read.
+    fn url(&self, path: &str) -> Url {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
         };
-        let key = (org, slug.to_string());
-        let found = read_through(&self.cache, &key, CREDENTIAL_TTL, fetch).await;
-        found.or_else(serve_stale)
+        let mut url = self.base_url.clone();
+        let joined = format!("{}{path}", self.base_url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        match (self.base_url.query(), query) {
+            (Some(base), Some(query)) => url.set_query(Some(&format!("{base}&{query}"))),
+            (None, Some(query)) => url.set_query(Some(query)),
+            (_, None) => {}
+        }
+        url
     }
 }
 
@@ -226,8 +267,9 @@ fn serve_stale<V>(failed: Failed<V, StoreError>) -> Result<V, GatewayError> {
 
 impl Target {
     /// Upstream URL for a chat call.
-    pub fn chat_url(&self, stream: bool) -> Result<Url, GatewayError> {
-        let path = match (&self.auth, self.format) {
+    pub fn chat_url(&self, stream: bool) -> Url {
+        let endpoint = &self.endpoint;
+        let path = match (&endpoint.auth, self.format) {
             (Auth::Azure { api_version }, _) => self.azure_path("chat/completions", api_version),
             (_, Format::OpenAi) => "/chat/completions".to_owned(),
             (_, Format::Anthropic) => "/v1/messages".to_owned(),
@@ -235,11 +277,7 @@ impl Target {
             (_, Format::Bedrock) => keyway_providers::bedrock::request_path(&self.model, stream),
             (_, Format::Cohere) => keyway_providers::cohere::CHAT_PATH.to_owned(),
         };
-        Url::parse(&format!(
-            "{}{path}",
-            self.base_url.as_str().trim_end_matches('/')
-        ))
-        .map_err(|_| GatewayError::bad_request("The provider's base URL cannot be used.", None))
+        endpoint.url(&path)
     }
 
     /// Upstream URL for embeddings (OpenAI-format providers only).
@@ -253,15 +291,11 @@ impl Target {
                 Some("model"),
             ));
         }
-        let path = match &self.auth {
+        let path = match &self.endpoint.auth {
             Auth::Azure { api_version } => self.azure_path("embeddings", api_version),
             _ => "/embeddings".to_owned(),
         };
-        Url::parse(&format!(
-            "{}{path}",
-            self.base_url.as_str().trim_end_matches('/')
-        ))
-        .map_err(|_| GatewayError::bad_request("The provider's base URL cannot be used.", None))
+        Ok(self.endpoint.url(&path))
     }
 
     /// Azure's deployment path (the deployment is the model).
@@ -277,8 +311,8 @@ impl Target {
         url: &Url,
         body: &[u8],
     ) -> reqwest::RequestBuilder {
-        let key = self.api_key.expose();
-        match &self.auth {
+        let key = self.endpoint.api_key.expose();
+        match &self.endpoint.auth {
             Auth::Bearer => request.bearer_auth(key),
             Auth::Anthropic => request.header("x-api-key", key).header(
                 "anthropic-version",
@@ -386,15 +420,15 @@ fn store_failure(e: &keyway_store::StoreError) -> GatewayError {
 }
 
 /// The wire format of each provider kind.
-fn wire(kind: ProviderKind) -> Result<(Format, Dialect), GatewayError> {
+fn wire(kind: ProviderKind) -> (Format, Dialect) {
     use ProviderKind as K;
     match kind {
         // Azure follows api.openai.com (`max_completion_tokens`, usage in streams).
-        K::Openai | K::AzureOpenai => Ok((Format::OpenAi, Dialect::OpenAi)),
-        K::Bedrock => Ok((Format::Bedrock, Dialect::Compatible)),
-        K::Cohere => Ok((Format::Cohere, Dialect::Compatible)),
-        K::Anthropic => Ok((Format::Anthropic, Dialect::Compatible)),
-        K::Gemini => Ok((Format::Gemini, Dialect::Compatible)),
+        K::Openai | K::AzureOpenai => (Format::OpenAi, Dialect::OpenAi),
+        K::Bedrock => (Format::Bedrock, Dialect::Compatible),
+        K::Cohere => (Format::Cohere, Dialect::Compatible),
+        K::Anthropic => (Format::Anthropic, Dialect::Compatible),
+        K::Gemini => (Format::Gemini, Dialect::Compatible),
         K::Mistral
         | K::Groq
         | K::Together
@@ -408,7 +442,7 @@ fn wire(kind: ProviderKind) -> Result<(Format, Dialect), GatewayError> {
         | K::Ollama
         | K::Vllm
         | K::OpenaiCompatible
-        | K::Mock => Ok((Format::OpenAi, Dialect::Compatible)),
+        | K::Mock => (Format::OpenAi, Dialect::Compatible),
     }
 }
 
@@ -436,4 +470,109 @@ fn default_base_url(kind: ProviderKind) -> Option<&'static str> {
         // Azure's endpoint names the customer's resource; Bedrock's depends on the region.
         K::AzureOpenai | K::Bedrock | K::OpenaiCompatible | K::Mock => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cred(
+        kind: ProviderKind,
+        base_url: Option<&str>,
+        config: serde_json::Value,
+    ) -> ProviderCredential {
+        ProviderCredential {
+            id: Default::default(),
+            org_id: OrgId::new(),
+            name: "test".into(),
+            slug: Slug::parse("up").unwrap(),
+            provider: kind,
+            base_url: base_url.map(str::to_owned),
+            config,
+            key_last4: String::new(),
+            master_key_id: String::new(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn endpoint(cred: &ProviderCredential) -> Result<Endpoint, GatewayError> {
+        Endpoint::new(cred, Secret::new("AKIAMOCK:secret".to_owned()))
+    }
+
+    /// A target for a model name that would break out of its path segment if not encoded.
+    fn target(kind: ProviderKind, base_url: Option<&str>, config: serde_json::Value) -> Target {
+        let endpoint = endpoint(&cred(kind, base_url, config)).unwrap();
+        Target {
+            slug: endpoint.slug.clone(),
+            kind,
+            model: "m/x?y".into(),
+            format: endpoint.format,
+            dialect: endpoint.dialect,
+            endpoint: Arc::new(endpoint),
+        }
+    }
+
+    #[test]
+    fn urls_join_the_base_path_and_keep_the_base_query() {
+        let plain = target(
+            ProviderKind::Mock,
+            Some("http://10.0.0.1:8000/v1/"),
+            json!({}),
+        );
+        assert_eq!(
+            plain.chat_url(false).as_str(),
+            "http://10.0.0.1:8000/v1/chat/completions"
+        );
+        assert_eq!(
+            plain.embeddings_url().unwrap().as_str(),
+            "http://10.0.0.1:8000/v1/embeddings"
+        );
+        let azure = target(
+            ProviderKind::AzureOpenai,
+            Some("https://res.openai.azure.com/?tenant=a"),
+            json!({"api_version": "2025-01-01"}),
+        );
+        assert_eq!(
+            azure.chat_url(false).as_str(),
+            "https://res.openai.azure.com/openai/deployments/m%2Fx%3Fy/chat/completions?tenant=a&api-version=2025-01-01"
+        );
+        let gemini = target(ProviderKind::Gemini, None, json!({}));
+        assert_eq!(
+            gemini.chat_url(true).as_str(),
+            "https://generativelanguage.googleapis.com/v1beta/models/m%2Fx%3Fy:streamGenerateContent?alt=sse"
+        );
+        let anthropic = target(ProviderKind::Anthropic, None, json!({}));
+        assert_eq!(
+            anthropic.chat_url(true).as_str(),
+            "https://api.anthropic.com/v1/messages"
+        );
+    }
+
+    #[test]
+    fn unusable_credentials_are_refused_with_the_reason() {
+        let refused = |kind, base_url, config| {
+            endpoint(&cred(kind, base_url, config))
+                .err()
+                .unwrap()
+                .message()
+                .to_owned()
+        };
+        let no_base = refused(ProviderKind::OpenaiCompatible, None, json!({}));
+        assert!(no_base.contains("no base URL"), "{no_base}");
+        let not_a_base = refused(ProviderKind::Mock, Some("mailto:a@b.c"), json!({}));
+        assert!(not_a_base.contains("invalid base URL"), "{not_a_base}");
+        let no_region = refused(ProviderKind::Bedrock, None, json!({}));
+        assert!(no_region.contains("region"), "{no_region}");
+        let bedrock = endpoint(&cred(
+            ProviderKind::Bedrock,
+            None,
+            json!({"region": "eu-west-1"}),
+        ));
+        assert_eq!(
+            bedrock.unwrap().base_url.as_str(),
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/"
+        );
+    }
 }

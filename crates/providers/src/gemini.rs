@@ -11,6 +11,7 @@ use crate::canonical::{
     ApiError, ChatRequest, ChatResponse, Choice, ContentPart, ErrorKind, FinishReason, ImageSource,
     Message, ResponseFormat, StreamEvent, ToolCall, ToolChoice, ToolDefinition, Usage, text_only,
 };
+use crate::sigv4::uri_encode;
 use crate::sse::{SseEvent, frame};
 use crate::{Format, TranslateError};
 
@@ -19,6 +20,8 @@ const FORMAT: Format = Format::Gemini;
 /// The upstream path for `model`: `generateContent`, or `streamGenerateContent?alt=sse`
 /// when streaming (SSE framing; without `alt=sse` Gemini streams a JSON array).
 pub fn request_path(model: &str, stream: bool) -> String {
+    // One path segment whatever the name holds: no `/`, `?` or `..` reaches the URL as such.
+    let model = uri_encode(model, false);
     if stream {
         format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
     } else {

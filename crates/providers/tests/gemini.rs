@@ -101,6 +101,11 @@ fn path_carries_model_and_stream() {
         gemini::request_path("gemini-2.5-flash", true),
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     );
+    // A model name cannot break out of its path segment or add a query.
+    assert_eq!(
+        gemini::request_path("../x?key=1", false),
+        "/v1beta/models/..%2Fx%3Fkey%3D1:generateContent"
+    );
 }
 
 #[test]

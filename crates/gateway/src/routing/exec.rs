@@ -613,7 +613,7 @@ async fn send(
         Format::Cohere => keyway_providers::cohere::build_request(request),
     }
     .map_err(|e| GatewayError::translate(&e))?;
-    let url = target.chat_url(request.stream)?;
+    let url = target.chat_url(request.stream);
     let builder = target
         .authorize(
             state.upstream.request(reqwest::Method::POST, url.clone()),
