@@ -8,19 +8,18 @@
 # error: the exit code is non-zero only when something broke.
 #
 # Usage: scripts/bench.sh [keyway-bench options, e.g. --samples 10000 --seconds 5]
-# A cold release build takes ~15 minutes on 2 cores; later runs reuse it.
+# A cold build takes ~10 minutes on 2 cores; later runs reuse it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/keyway-target}
-bin=$CARGO_TARGET_DIR/release
+bin=$CARGO_TARGET_DIR/dataplane
 
-echo "==> Building keyway-gateway, keyway and keyway-bench (release)" >&2
-# The data-plane binary is the server package without its default `control-plane` feature; it
-# is built first because both builds write target/release/keyway.
-cargo build --release -p keyway --no-default-features >&2
-cp "$bin/keyway" "$bin/keyway-gateway"
-cargo build --release -p keyway -p keyway-bench >&2
+echo "==> Building keyway-gateway and keyway-bench (dataplane profile)" >&2
+# The data-plane binary is the server package without its default `control-plane` feature, in
+# the profile the container image builds it with; it also runs the mock provider and seeds the
+# store (`mock-provider`, `admin`).
+cargo build --profile dataplane -p keyway -p keyway-bench --no-default-features >&2
 
 # 1,000 client sockets plus the gateway's and the mock's own: well above the usual 1,024.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -92,7 +91,7 @@ echo "==> Starting the gateway" >&2
 # MALLOC_ARENA_MAX as the container image sets it (infra/Dockerfile); override it to compare.
 MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} KEYWAY_GATEWAY__ALLOW_PRIVATE_UPSTREAMS=true \
   KEYWAY_GATEWAY__UPSTREAM_CA_FILE="$work/mock-ca.pem" \
-  KEYWAY_LOG=warn "$bin/keyway-gateway" gateway --gateway-addr 127.0.0.1:0 --data-dir "$data" \
+  KEYWAY_LOG=warn "$bin/keyway" gateway --gateway-addr 127.0.0.1:0 --data-dir "$data" \
   >"$work/gateway.out" 2>"$work/gateway.out.err" &
 gateway_pid=$!
 pids+=("$gateway_pid")

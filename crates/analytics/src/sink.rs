@@ -4,6 +4,8 @@
 //! channel is full (the backend is slower than traffic) the event is dropped and counted, so a
 //! slow analytics backend can never slow requests down. The writer drains the channel every
 //! [`DRAIN_INTERVAL`] rather than waiting on it, so recording an event wakes no other thread.
+//! Only with nothing queued, pending or spooled does it wait on the channel instead: an idle
+//! gateway has no timer wake-ups, and the first event after an idle spell wakes the writer once.
 //!
 //! When a batch cannot be written (backend unreachable, timed out, or erroring) and a spool is
 //! configured, the batch goes to a bounded on-disk [`Spool`]; while the spool holds anything,
@@ -254,8 +256,8 @@ async fn run_writer(
             _ = ticker.tick() => {}
             _ = &mut stop => break,
         }
-        // The writer never waits on the channel itself: a receiver parked there would be
-        // woken, across threads, by every single event on the request path.
+        // While events flow the writer never waits on the channel itself: a receiver parked
+        // there would be woken, across threads, by every single event on the request path.
         let mut closed = false;
         loop {
             while batch.len() < config.batch_rows {
@@ -281,6 +283,18 @@ async fn run_writer(
         writer.replay_if_due().await;
         if closed {
             break;
+        }
+        if batch.is_empty() && !writer.spooling() {
+            // Idle: wait for the next event rather than tick, then drain one interval later
+            // so that a burst still goes out as one batch.
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(event) => batch.push(event),
+                    None => break,
+                },
+                _ = &mut stop => break,
+            }
+            ticker.reset();
         }
     }
     // Refuse new events, then write what is already queued.
@@ -327,8 +341,7 @@ impl BatchWriter {
         if crate::event::has_bodies(batch) {
             batch.iter_mut().for_each(crate::redact::redact_event);
         }
-        let spooling = self.spool.as_ref().is_some_and(|s| !s.is_empty());
-        if spooling {
+        if self.spooling() {
             // Keep arrival order: the spool goes first.
             self.spool_batch(batch).await;
             self.replay_if_due().await;
@@ -385,6 +398,11 @@ impl BatchWriter {
             }
         }
         self.publish_spool_size();
+    }
+
+    /// Whether batches wait in the spool (to be replayed, and ahead of new ones).
+    fn spooling(&self) -> bool {
+        self.spool.as_ref().is_some_and(|s| !s.is_empty())
     }
 
     async fn replay_if_due(&mut self) {

@@ -6,22 +6,21 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{minimal_event, with_sqlite};
-use keyway_analytics::{AnalyticsStore, EventSink, SinkConfig, SinkStats};
+use keyway_analytics::{AnalyticsStore, EventSink, SinkConfig, SinkStats, SqlStore};
 
 #[tokio::test]
 async fn every_recorded_event_arrives_exactly_once() {
     with_sqlite(|store| async move {
-        store.migrate().await?;
-        let store = AnalyticsStore::Sql(store);
-        let sink = EventSink::spawn(
-            store.clone(),
+        let (store, sink) = sqlite_sink(
+            store,
             SinkConfig {
                 capacity: 5_000,
                 batch_rows: 1_000,
                 flush_interval: Duration::from_secs(60),
                 ..SinkConfig::default()
             },
-        );
+        )
+        .await?;
         let recorder = sink.clone();
         const N: usize = 2_345;
         for i in 0..N {
@@ -59,17 +58,16 @@ async fn every_recorded_event_arrives_exactly_once() {
 #[tokio::test]
 async fn full_channel_drops_without_blocking_and_counts() {
     with_sqlite(|store| async move {
-        store.migrate().await?;
-        let store = AnalyticsStore::Sql(store);
-        let sink = EventSink::spawn(
-            store.clone(),
+        let (store, sink) = sqlite_sink(
+            store,
             SinkConfig {
                 capacity: 2,
                 batch_rows: 10,
                 flush_interval: Duration::from_secs(60),
                 ..SinkConfig::default()
             },
-        );
+        )
+        .await?;
         // The test runs on a current-thread runtime: the writer cannot drain the channel until
         // this task awaits, so the third event meets a full channel.
         assert!(sink.try_record(minimal_event("org-f", "a", 1)));
@@ -96,27 +94,74 @@ async fn full_channel_drops_without_blocking_and_counts() {
 #[tokio::test]
 async fn a_partial_batch_is_written_after_the_flush_interval() {
     with_sqlite(|store| async move {
-        store.migrate().await?;
-        let store = AnalyticsStore::Sql(store);
-        let sink = EventSink::spawn(
-            store.clone(),
+        let (store, sink) = sqlite_sink(
+            store,
             SinkConfig {
                 capacity: 100,
                 batch_rows: 1_000,
                 flush_interval: Duration::from_millis(100),
                 ..SinkConfig::default()
             },
-        );
+        )
+        .await?;
         for i in 0..5 {
             assert!(sink.try_record(minimal_event("org-t", &format!("req-{i}"), i)));
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while store.count("org-t").await? < 5 {
-            assert!(Instant::now() < deadline, "partial batch never flushed");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        await_count(&store, "org-t", 5).await?;
         assert_eq!(sink.stats().written, 5);
         sink.flush_and_close().await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// Migrates `store` and starts a sink writing to it.
+async fn sqlite_sink(
+    store: SqlStore,
+    config: SinkConfig,
+) -> anyhow::Result<(AnalyticsStore, EventSink)> {
+    store.migrate().await?;
+    let store = AnalyticsStore::Sql(store);
+    Ok((store.clone(), EventSink::spawn(store, config)))
+}
+
+/// Waits (at most 5 s) until `org` holds `n` events.
+async fn await_count(store: &AnalyticsStore, org: &str, n: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.count(org).await? < n {
+        assert!(Instant::now() < deadline, "{org} never reached {n} events");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_idle_writer_wakes_for_the_next_event_and_for_close() {
+    with_sqlite(|store| async move {
+        let (store, sink) = sqlite_sink(
+            store,
+            SinkConfig {
+                flush_interval: Duration::from_millis(50),
+                ..SinkConfig::default()
+            },
+        )
+        .await?;
+        assert!(sink.try_record(minimal_event("org-i", "first", 1)));
+        await_count(&store, "org-i", 1).await?;
+        // Written and nothing left: the writer waits on the channel, not on its ticker.
+        for spell in 0..3 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for i in 0..4 {
+                assert!(sink.try_record(minimal_event("org-i", &format!("s{spell}-{i}"), i)));
+            }
+            await_count(&store, "org-i", 1 + 4 * (spell + 1)).await?;
+        }
+        // Closing an idle writer returns (the stop signal reaches it while it waits).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let stats = tokio::time::timeout(Duration::from_secs(5), sink.flush_and_close())
+            .await
+            .expect("closing an idle sink hangs")?;
+        assert_eq!((stats.recorded, stats.written, stats.dropped), (13, 13, 0));
         Ok(())
     })
     .await;
