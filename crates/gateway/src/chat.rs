@@ -12,6 +12,7 @@ use crate::routing::exec::{Answer, AttemptError, Exec, Failed, IDLE_TIMEOUT, Ser
 use crate::targets::Target;
 use crate::upstream::{IdleTimeoutBody, UpstreamError};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
@@ -416,10 +417,8 @@ pub(crate) async fn serve(
         Ok(body) => {
             recorder.response_bytes(&body);
             recorder.finish(200, None);
-            builder
-                .insert_header(("x-keyway-cost-usd", cost.to_string()))
-                .content_type("application/json")
-                .body(body)
+            cost_header(&mut builder, cost);
+            builder.content_type("application/json").body(body)
         }
         Err(e) => fail(recorder, e),
     }
@@ -454,11 +453,17 @@ fn note_route(recorder: &mut Recorder, target: &Target, retries: u32, fallback_i
     event.fallback_index = u16::try_from(fallback_index).unwrap_or(u16::MAX);
 }
 
-/// `x-keyway-retries` and `x-keyway-fallback-index` of a routed answer.
-fn route_headers(builder: &mut HttpResponseBuilder, retries: u32, fallback_index: usize) {
+/// `x-keyway-retries` and `x-keyway-fallback-index` of an answer.
+pub(crate) fn route_headers(
+    builder: &mut HttpResponseBuilder,
+    retries: u32,
+    fallback_index: usize,
+) {
+    const RETRIES: HeaderName = HeaderName::from_static("x-keyway-retries");
+    const FALLBACK_INDEX: HeaderName = HeaderName::from_static("x-keyway-fallback-index");
     builder
-        .insert_header(("x-keyway-retries", retries.to_string()))
-        .insert_header(("x-keyway-fallback-index", fallback_index.to_string()));
+        .insert_header((RETRIES, HeaderValue::from(retries)))
+        .insert_header((FALLBACK_INDEX, HeaderValue::from(fallback_index)));
 }
 
 /// The answer when every attempt failed: the last upstream error in the caller's shape (with
@@ -577,13 +582,22 @@ fn fill_identity(id: &mut String, model: &mut String, request_id: &str, target: 
 }
 
 pub(crate) fn headers(builder: &mut HttpResponseBuilder, request_id: &str, target: &Target) {
+    // Names built at compile time: a `&str` name is parsed and copied on every insert.
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-keyway-request-id");
+    const PROVIDER: HeaderName = HeaderName::from_static("x-keyway-provider");
+    const MODEL: HeaderName = HeaderName::from_static("x-keyway-model");
+    const CACHE: HeaderName = HeaderName::from_static("x-keyway-cache");
     builder
-        .insert_header(("x-keyway-request-id", request_id))
-        .insert_header(("x-keyway-provider", target.slug.as_str()))
-        .insert_header(("x-keyway-model", target.model.as_str()))
-        .insert_header(("x-keyway-cache", "bypass"))
-        .insert_header(("x-keyway-retries", "0"))
-        .insert_header(("x-keyway-fallback-index", "0"));
+        .insert_header((REQUEST_ID, request_id))
+        .insert_header((PROVIDER, target.slug.as_str()))
+        .insert_header((MODEL, target.model.as_str()))
+        .insert_header((CACHE, HeaderValue::from_static("bypass")));
+}
+
+/// `x-keyway-cost-usd` of an answer.
+pub(crate) fn cost_header(builder: &mut HttpResponseBuilder, cost: impl std::fmt::Display) {
+    const COST: HeaderName = HeaderName::from_static("x-keyway-cost-usd");
+    builder.insert_header((COST, cost.to_string()));
 }
 
 pub(crate) fn set_header(resp: &mut HttpResponse, name: &'static str, value: &str) {

@@ -6,7 +6,8 @@
 
 use crate::GatewayState;
 use crate::chat::{
-    headers, provider_not_allowed, read_body, set_header, status_code, upstream_failure,
+    cost_header, headers, provider_not_allowed, read_body, route_headers, set_header, status_code,
+    upstream_failure,
 };
 use crate::error::{GatewayError, Surface};
 use crate::record::Recorder;
@@ -168,9 +169,8 @@ pub async fn embeddings(
     recorder.finish(200, None);
     let mut builder = HttpResponse::Ok();
     headers(&mut builder, &request_id, &target);
+    route_headers(&mut builder, 0, 0);
     crate::governance::apply_headers(&mut builder, &rate_headers);
-    builder
-        .insert_header(("x-keyway-cost-usd", cost.to_string()))
-        .content_type("application/json")
-        .body(body)
+    cost_header(&mut builder, cost);
+    builder.content_type("application/json").body(body)
 }

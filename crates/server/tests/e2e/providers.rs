@@ -571,6 +571,24 @@ async fn azure_embeddings_go_to_the_deployment() {
     let body = json!({"model": "azure/text-embedding-3-small", "input": ["alpha beta", "gamma"], "dimensions": 8});
     let resp = post(&app, "/v1/embeddings", &tenant.key, &body).await;
     assert_eq!(resp.status(), 200);
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("x-keyway-provider").as_deref(), Some("azure"));
+    assert_eq!(
+        header("x-keyway-model").as_deref(),
+        Some("text-embedding-3-small")
+    );
+    assert_eq!(header("x-keyway-retries").as_deref(), Some("0"));
+    assert_eq!(header("x-keyway-fallback-index").as_deref(), Some("0"));
+    let cost: f64 = header("x-keyway-cost-usd").unwrap().parse().unwrap();
+    assert!(
+        cost > 0.0,
+        "an embedding of priced tokens costs something: {cost}"
+    );
     let answer: Value = resp.json().await.unwrap();
     assert_eq!(answer["data"].as_array().unwrap().len(), 2, "{answer}");
     assert_eq!(answer["data"][0]["embedding"].as_array().unwrap().len(), 8);
