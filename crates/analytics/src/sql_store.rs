@@ -228,7 +228,7 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Writes `events` in one transaction; an invalid event refuses the whole batch.
+    /// Writes `events` in one statement (all or none); an invalid event refuses the whole batch.
     pub async fn insert(&self, events: &[RequestEvent]) -> Result<(), AnalyticsError> {
         if events.is_empty() {
             return Ok(());
@@ -236,20 +236,17 @@ impl SqlStore {
         event::check_batch(events)?;
         let events = redact::redact_batch(events);
         // Every row as one JSON array, the batch as one parameter: one small statement text
-        // for any batch size (see [`insert_sql`]).
+        // for any batch size (see [`insert_sql`]). Encoded row by row, so only one row's
+        // values exist at a time.
         let mut rows = String::with_capacity(events.len() * 512);
         rows.push('[');
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
+        for event in events.iter() {
+            if rows.len() > 1 {
                 rows.push(',');
             }
             let mut values = row_values(event)?;
             values.push(query::metadata_pairs(event).into());
-            let row = serde_json::to_string(&values).map_err(|e| AnalyticsError::InvalidEvent {
-                request_id: event.request_id.clone(),
-                reason: format!("cannot be encoded as JSON: {e}"),
-            })?;
-            rows.push_str(&row);
+            rows.push_str(&serde_json::Value::Array(values).to_string());
         }
         rows.push(']');
         let insert = self.statement(insert_sql(self.backend()), vec![rows.into()]);

@@ -393,7 +393,7 @@ pub(crate) async fn serve(
     };
     let mut parsed = Vec::with_capacity(bodies.len());
     for body in bodies {
-        match target.format.parse_response(&body) {
+        match target.format().parse_response(&body) {
             Ok(answer) => parsed.push(answer),
             Err(e) => return fail(recorder, GatewayError::translate(&e)),
         }
@@ -447,7 +447,7 @@ fn guard_header(builder: &mut HttpResponseBuilder, verdicts: &[Verdict]) {
 /// Records which target served (or failed last) and how many retries and fallbacks it took.
 fn note_route(recorder: &mut Recorder, target: &Target, retries: u32, fallback_index: usize) {
     let event = recorder.event();
-    event.provider = Some(target.kind.as_str().to_owned());
+    event.provider = Some(target.kind().as_str().to_owned());
     event.served_model = Some(target.model.clone());
     event.retries = u16::try_from(retries).unwrap_or(u16::MAX);
     event.fallback_index = u16::try_from(fallback_index).unwrap_or(u16::MAX);
@@ -488,13 +488,13 @@ fn answer_failure(
             ..
         } => {
             note_route(&mut recorder, &target, retries, fallback_index);
-            let api_error = target.format.parse_error(status, &body);
+            let api_error = target.format().parse_error(status, &body);
             recorder.response_bytes(&body);
             recorder.finish(status, Some("upstream_error"));
             let mut resp = HttpResponse::build(status_code(api_error.kind.status()))
                 .content_type("application/json")
                 .body(surface.format().error_body(&api_error));
-            set_header(&mut resp, "x-keyway-provider", &target.slug);
+            set_header(&mut resp, "x-keyway-provider", target.slug());
             set_header(&mut resp, "x-keyway-model", &target.model);
             // Kept so SDK backoff honours the provider's own hint.
             if let Some(value) = retry_after {
@@ -524,7 +524,7 @@ fn answer_failure(
 pub(crate) fn provider_not_allowed(target: &Target) -> GatewayError {
     GatewayError::forbidden(
         "provider_not_allowed",
-        format!("This key may not use provider `{}`.", target.slug),
+        format!("This key may not use provider `{}`.", target.slug()),
     )
 }
 
@@ -589,7 +589,7 @@ pub(crate) fn headers(builder: &mut HttpResponseBuilder, request_id: &str, targe
     const CACHE: HeaderName = HeaderName::from_static("x-keyway-cache");
     builder
         .insert_header((REQUEST_ID, request_id))
-        .insert_header((PROVIDER, target.slug.as_str()))
+        .insert_header((PROVIDER, target.slug()))
         .insert_header((MODEL, target.model.as_str()))
         .insert_header((CACHE, HeaderValue::from_static("bypass")));
 }
@@ -686,7 +686,7 @@ impl Relay {
             request_id,
             first: Some(first).filter(|f| !f.is_empty()),
             body,
-            reader: StreamReader::new(target.format),
+            reader: StreamReader::new(target.format()),
             writer,
             recorder: Some(recorder),
             target,

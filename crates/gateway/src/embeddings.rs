@@ -97,14 +97,14 @@ pub async fn embeddings(
         Ok(target) => target,
         Err(e) => return fail(recorder, e),
     };
-    if !policy.allows_provider(&target.slug) {
+    if !policy.allows_provider(target.slug()) {
         return fail(recorder, provider_not_allowed(&target));
     }
     let url = match target.embeddings_url() {
         Ok(url) => url,
         Err(e) => return fail(recorder, e),
     };
-    recorder.event().provider = Some(target.kind.as_str().to_owned());
+    recorder.event().provider = Some(target.kind().as_str().to_owned());
     recorder.event().served_model = Some(target.model.clone());
     request.model.clone_from(&target.model);
     // Step 6: rate limits and budget reservation, settled when the recorder finishes.
@@ -145,7 +145,7 @@ pub async fn embeddings(
         Err(e) => return fail(recorder, e),
     };
     if !status.is_success() {
-        let api_error = target.format.parse_error(status.as_u16(), &body);
+        let api_error = target.format().parse_error(status.as_u16(), &body);
         recorder.response_bytes(&body);
         recorder.finish(status.as_u16(), Some("upstream_error"));
         let mut resp = HttpResponse::build(status_code(api_error.kind.status()))

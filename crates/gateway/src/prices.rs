@@ -32,7 +32,7 @@ impl OrgPrices {
     pub fn cost(&self, target: &Target, usage: &Usage) -> Usd {
         let catalog = self.0.as_deref().unwrap_or_else(|| PriceCatalog::builtin());
         catalog
-            .cost(target.kind.as_str(), &target.model, usage)
+            .cost(target.kind().as_str(), &target.model, usage)
             .unwrap_or(Usd::ZERO)
     }
 }

@@ -31,19 +31,11 @@ use url::Url;
 /// How long a resolved credential is reused before one request reads it again.
 pub const CREDENTIAL_TTL: Duration = Duration::from_secs(30);
 
-/// Where and how one request goes upstream.
+/// Where and how one request goes upstream: a prepared credential and the model to ask it for.
 #[derive(Clone)]
 pub struct Target {
-    /// The credential's slug (reported in `x-keyway-provider`).
-    pub slug: String,
-    /// Provider kind (prices, analytics).
-    pub kind: ProviderKind,
     /// Upstream model name.
     pub model: String,
-    /// Wire format the upstream speaks.
-    pub format: Format,
-    /// OpenAI dialect for OpenAI-format upstreams.
-    pub dialect: Dialect,
     endpoint: Arc<Endpoint>,
 }
 
@@ -160,14 +152,9 @@ impl Targets {
                 ),
             )
         })?;
-        let endpoint = ready?;
         Ok(Target {
-            slug: endpoint.slug.clone(),
-            kind: endpoint.kind,
             model: target.model,
-            format: endpoint.format,
-            dialect: endpoint.dialect,
-            endpoint,
+            endpoint: ready?,
         })
     }
 
@@ -266,10 +253,30 @@ fn serve_stale<V>(failed: Failed<V, StoreError>) -> Result<V, GatewayError> {
 }
 
 impl Target {
+    /// The credential's slug (reported in `x-keyway-provider`).
+    pub fn slug(&self) -> &str {
+        &self.endpoint.slug
+    }
+
+    /// Provider kind (prices, analytics).
+    pub fn kind(&self) -> ProviderKind {
+        self.endpoint.kind
+    }
+
+    /// Wire format the upstream speaks.
+    pub fn format(&self) -> Format {
+        self.endpoint.format
+    }
+
+    /// OpenAI dialect for OpenAI-format upstreams.
+    pub fn dialect(&self) -> Dialect {
+        self.endpoint.dialect
+    }
+
     /// Upstream URL for a chat call.
     pub fn chat_url(&self, stream: bool) -> Url {
         let endpoint = &self.endpoint;
-        let path = match (&endpoint.auth, self.format) {
+        let path = match (&endpoint.auth, endpoint.format) {
             (Auth::Azure { api_version }, _) => self.azure_path("chat/completions", api_version),
             (_, Format::OpenAi) => "/chat/completions".to_owned(),
             (_, Format::Anthropic) => "/v1/messages".to_owned(),
@@ -282,11 +289,11 @@ impl Target {
 
     /// Upstream URL for embeddings (OpenAI-format providers only).
     pub fn embeddings_url(&self) -> Result<Url, GatewayError> {
-        if self.format != Format::OpenAi {
+        if self.format() != Format::OpenAi {
             return Err(GatewayError::bad_request(
                 format!(
                     "Embeddings are not supported for provider kind `{}` yet.",
-                    self.kind.as_str()
+                    self.kind().as_str()
                 ),
                 Some("model"),
             ));
@@ -503,14 +510,9 @@ mod tests {
 
     /// A target for a model name that would break out of its path segment if not encoded.
     fn target(kind: ProviderKind, base_url: Option<&str>, config: serde_json::Value) -> Target {
-        let endpoint = endpoint(&cred(kind, base_url, config)).unwrap();
         Target {
-            slug: endpoint.slug.clone(),
-            kind,
             model: "m/x?y".into(),
-            format: endpoint.format,
-            dialect: endpoint.dialect,
-            endpoint: Arc::new(endpoint),
+            endpoint: Arc::new(endpoint(&cred(kind, base_url, config)).unwrap()),
         }
     }
 

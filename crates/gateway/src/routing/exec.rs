@@ -324,7 +324,7 @@ impl<'a> Exec<'a> {
         self.check_cost(&target, &requests)?;
         let key = TargetKey::new(
             self.policy.org_id.to_string(),
-            target.slug.as_str(),
+            target.slug(),
             target.model.as_str(),
         );
         let mut retries_done = 0;
@@ -349,7 +349,7 @@ impl<'a> Exec<'a> {
             retries_done += 1;
             self.retries.set(self.retries.get() + 1);
             self.state.routing.stats.retried();
-            tracing::info!(target = %target.slug, model = %target.model, retries_done, "retrying upstream");
+            tracing::info!(target = %target.slug(), model = %target.model, retries_done, "retrying upstream");
         }
     }
 
@@ -482,7 +482,8 @@ impl<'a> Exec<'a> {
                 "request_budget_exceeded",
                 format!(
                     "`{}/{}` may cost up to ${worst}, over the config's budget of ${cap} per request.",
-                    target.slug, target.model
+                    target.slug(),
+                    target.model
                 ),
             ),
             failure: Failure::Gateway,
@@ -499,11 +500,11 @@ impl<'a> Exec<'a> {
             .targets
             .resolve(self.policy.org_id, &name)
             .await?;
-        if !self.policy.allows_provider(&target.slug) {
+        if !self.policy.allows_provider(target.slug()) {
             return Err(crate::chat::provider_not_allowed(&target));
         }
         let routed = upstream.credential.is_some() || upstream.model.is_some();
-        let full = format!("{}/{}", target.slug, target.model);
+        let full = format!("{}/{}", target.slug(), target.model);
         if routed && !self.policy.allows_model(&full) {
             return Err(GatewayError::forbidden(
                 "model_not_allowed",
@@ -605,8 +606,8 @@ async fn send(
     request: &ChatRequest,
     header_timeout: Duration,
 ) -> Result<reqwest::Response, GatewayError> {
-    let body = match target.format {
-        Format::OpenAi => keyway_providers::openai::build_request(request, target.dialect),
+    let body = match target.format() {
+        Format::OpenAi => keyway_providers::openai::build_request(request, target.dialect()),
         Format::Anthropic => keyway_providers::anthropic::build_request(request),
         Format::Gemini => keyway_providers::gemini::build_request(request),
         Format::Bedrock => keyway_providers::bedrock::build_request(request),
@@ -679,7 +680,7 @@ fn circuit_open(target: &Target, retry_in: Duration) -> GatewayError {
         "target_unavailable",
         format!(
             "`{}/{}` is failing and paused for {} ms (circuit open).",
-            target.slug,
+            target.slug(),
             target.model,
             retry_in.as_millis()
         ),
