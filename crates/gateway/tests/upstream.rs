@@ -366,6 +366,59 @@ async fn allow_private_reaches_a_local_server_and_reuses_the_connection() -> Res
     Ok(())
 }
 
+/// Two single-threaded runtimes sharing one client, as actix workers do. The first makes its
+/// calls and then stops polling (a busy worker) while its connection is still idle in a pool;
+/// the second's calls must not be sent on that connection, whose I/O only the first runtime
+/// drives, but on one of its own.
+#[test]
+fn each_thread_sends_on_connections_of_its_own() -> Result<()> {
+    let server_runtime = tokio::runtime::Runtime::new()?;
+    let server = server_runtime.block_on(TestServer::start(Behaviour::Respond(HELLO)))?;
+    let client = client(true)?;
+    let target = server.url("127.0.0.1", "/v1/models");
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let calls = |runtime: &tokio::runtime::Runtime| -> Result<()> {
+        runtime.block_on(async {
+            for _ in 0..3 {
+                let request = client.request(Method::GET, target.clone());
+                let response = client.send(request, HEADER_TIMEOUT).await?;
+                assert_eq!(response.text().await?, "hello");
+            }
+            Ok(())
+        })
+    };
+    let first_done = std::sync::Barrier::new(2);
+    let second_done = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| {
+            let runtime = runtime()?;
+            let result = calls(&runtime);
+            // The runtime lives on, unpolled, with its connection idle.
+            first_done.wait();
+            second_done.wait();
+            result
+        });
+        let second = scope.spawn(|| {
+            let runtime = runtime()?;
+            first_done.wait();
+            let result = calls(&runtime);
+            second_done.wait();
+            result
+        });
+        for thread in [first, second] {
+            thread.join().expect("caller thread panicked")?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    assert_eq!(server.requests(), 6);
+    assert_eq!(server.connections(), 2, "one connection per thread");
+    Ok(())
+}
+
 #[tokio::test]
 async fn redirects_are_returned_not_followed() -> Result<()> {
     let target = TestServer::start(Behaviour::Respond(HELLO)).await?;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{Method, RequestBuilder, Response};
+use thread_local::ThreadLocal;
 use tokio::time::{Instant, Sleep};
 use url::{Host, Url};
 
@@ -73,10 +75,11 @@ pub struct UpstreamConfig {
     pub connect_timeout: Duration,
     /// How long an unused pooled connection is kept.
     pub pool_idle_timeout: Duration,
-    /// Idle connections kept per upstream host. Hosted providers speak HTTP/2, where one
-    /// connection carries every request; only HTTP/1.1 upstreams (self-hosted servers, usually
-    /// nearby) need one connection per request in flight. Each idle one holds ~25 KB of buffers,
-    /// so after a burst only this many stay open; the rest close and are re-made on demand.
+    /// Idle connections kept per upstream host by each thread's pool. Hosted providers speak
+    /// HTTP/2, where one connection carries every request of a thread; only HTTP/1.1 upstreams
+    /// (self-hosted servers, usually nearby) need one connection per request in flight. Each
+    /// idle one holds ~25 KB of buffers, so after a burst only this many stay open per thread;
+    /// the rest close and are re-made on demand.
     pub pool_max_idle_per_host: usize,
     /// Certificate authorities trusted besides the system's (`gateway.upstream_ca_file`): a
     /// self-hosted model server behind an internal CA, or the mock provider over HTTPS.
@@ -114,11 +117,20 @@ impl Default for UpstreamConfig {
 }
 
 /// The pooled, SSRF-safe client for provider calls. Build it once per process and clone it
-/// freely (clones share the pool).
+/// freely (clones share the pools).
+///
+/// Each thread sends on a connection pool of its own. A pooled connection's I/O task runs on
+/// the runtime that opened it. With one pool for every actix worker, a request served by one
+/// worker on a connection opened by another crossed threads twice (the request out, the
+/// answer back): two wake-ups of a sleeping thread per call, and a worker busy with other
+/// requests held up the calls sent on its connections. Per-thread pools keep the whole call
+/// on the worker that serves it.
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
-    http: reqwest::Client,
-    allow_private: bool,
+    /// Builds requests ([`UpstreamClient::request`]); it never sends, so its pool stays empty.
+    builder: reqwest::Client,
+    pools: Arc<ThreadLocal<reqwest::Client>>,
+    config: Arc<UpstreamConfig>,
 }
 
 impl UpstreamClient {
@@ -127,44 +139,33 @@ impl UpstreamClient {
     /// redirects, no proxies, `TCP_NODELAY`, the guarded resolver, and the system's certificate
     /// authorities plus [`UpstreamConfig::extra_roots`].
     pub fn new(config: &UpstreamConfig) -> Result<Self, UpstreamError> {
-        let mut builder = reqwest::Client::builder();
-        if !config.extra_roots.is_empty() {
-            builder = builder.tls_certs_merge(config.extra_roots.iter().cloned());
-        }
-        let http = builder
-            // A proxy would resolve the name itself, out of the guarded resolver's sight.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .dns_resolver(GuardedResolver {
-                allow_private: config.allow_private,
-            })
-            .build()
-            .map_err(UpstreamError::Build)?;
         Ok(Self {
-            http,
-            allow_private: config.allow_private,
+            builder: build(config)?,
+            pools: Arc::new(ThreadLocal::new()),
+            config: Arc::new(config.clone()),
         })
+    }
+
+    /// The calling thread's pool, made on its first call.
+    fn pool(&self) -> Result<&reqwest::Client, UpstreamError> {
+        self.pools.get_or_try(|| build(&self.config))
     }
 
     /// Whether loopback and private networks are permitted.
     pub fn allow_private(&self) -> bool {
-        self.allow_private
+        self.config.allow_private
     }
 
     /// Checks `url` without resolving it: scheme, user info, metadata host names and IP
     /// literals. Host names are checked again, address by address, on every new connection.
     pub fn check_url(&self, url: &Url) -> Result<(), UpstreamError> {
-        check_url(url, self.allow_private)
+        check_url(url, self.config.allow_private)
     }
 
     /// Starts a request on this client. Send it with [`UpstreamClient::send`], never with
     /// `RequestBuilder::send`, which skips the IP-literal check.
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.http.request(method, url)
+        self.builder.request(method, url)
     }
 
     /// Checks the request's URL, sends it on this client's pool and waits at most
@@ -180,12 +181,33 @@ impl UpstreamClient {
             .build()
             .map_err(|err| UpstreamError::Http(err.without_url()))?;
         self.check_url(request.url())?;
-        match tokio::time::timeout(header_timeout, self.http.execute(request)).await {
+        match tokio::time::timeout(header_timeout, self.pool()?.execute(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => Err(classify(err)),
             Err(_) => Err(UpstreamError::HeaderTimeout(header_timeout)),
         }
     }
+}
+
+/// One connection pool with the client's settings.
+fn build(config: &UpstreamConfig) -> Result<reqwest::Client, UpstreamError> {
+    let mut builder = reqwest::Client::builder();
+    if !config.extra_roots.is_empty() {
+        builder = builder.tls_certs_merge(config.extra_roots.iter().cloned());
+    }
+    builder
+        // A proxy would resolve the name itself, out of the guarded resolver's sight.
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .connect_timeout(config.connect_timeout)
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .pool_max_idle_per_host(config.pool_max_idle_per_host)
+        .dns_resolver(GuardedResolver {
+            allow_private: config.allow_private,
+        })
+        .build()
+        .map_err(UpstreamError::Build)
 }
 
 /// Checks `url` as [`UpstreamClient::check_url`] does, for callers without a client (the

@@ -400,15 +400,25 @@ async fn tls_upstream(trust: bool) -> (TestApp, Tenant, keyway_mock_provider::Mo
 #[tokio::test]
 async fn https_upstreams_under_the_operator_authority_share_one_http2_connection() {
     let (app, tenant, mock) = tls_upstream(true).await;
-    // Until a first connection has negotiated HTTP/2, concurrent requests each open their own.
-    let first = post(
-        &app,
-        "/v1/chat/completions",
-        Some(&tenant.key),
-        &chat("mock-tls/echo", "first"),
-    )
-    .await;
-    assert_eq!(first.status(), 200);
+    // Each gateway worker sends on a pool of its own, and until a pool's first connection has
+    // negotiated HTTP/2, concurrent requests each open their own. Warm every worker with a
+    // call on a fresh client connection (actix hands new connections to its workers in turn).
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    for _ in 0..2 * workers {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", app.gateway_url))
+            .bearer_auth(&tenant.key)
+            .json(&chat("mock-tls/echo", "warm-up"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let warm = mock.stats().connections;
+    assert!(
+        warm <= workers as u64,
+        "{warm} connections for {workers} gateway workers"
+    );
     let calls = (0..12).map(|i| {
         let (app, tenant) = (&app, &tenant);
         async move {
@@ -435,10 +445,10 @@ async fn https_upstreams_under_the_operator_authority_share_one_http2_connection
     let text = resp.text().await.unwrap();
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
     let stats = mock.stats();
-    assert_eq!(stats.completed, 14);
+    assert_eq!(stats.completed, 2 * workers as u64 + 13);
     assert_eq!(
-        stats.connections, 1,
-        "every call rode one HTTP/2 connection"
+        stats.connections, warm,
+        "12 concurrent calls and a stream rode the warm HTTP/2 connections"
     );
 }
 
