@@ -398,7 +398,7 @@ async fn tls_upstream(trust: bool) -> (TestApp, Tenant, keyway_mock_provider::Mo
 }
 
 #[tokio::test]
-async fn https_upstreams_under_the_operator_authority_share_one_http2_connection() {
+async fn https_upstreams_under_the_operator_authority_multiplex_over_http2() {
     let (app, tenant, mock) = tls_upstream(true).await;
     // Each gateway worker sends on a pool of its own, and until a pool's first connection has
     // negotiated HTTP/2, concurrent requests each open their own. Warm every worker with a
