@@ -4,7 +4,7 @@ mod common;
 
 use common::{exercise_store, with_postgres, with_sqlite};
 use keyway_analytics::AnalyticsStore;
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TryGetable};
 
 #[tokio::test]
 async fn sqlite_store_round_trips_events() {
@@ -26,23 +26,22 @@ async fn sqlite_store_writes_ahead_without_an_fsync_per_batch() {
             .insert(&[common::minimal_event("org-wal", "req-1", 1_000)])
             .await?;
         let db = store.connection();
-        let pragma = |name: &'static str| async move {
-            let row = db
-                .query_one_raw(Statement::from_string(
-                    db.get_database_backend(),
-                    format!("PRAGMA {name}"),
-                ))
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("PRAGMA {name} returned no row"))?;
-            Ok::<_, anyhow::Error>(
-                row.try_get_by_index::<String>(0)
-                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))?,
-            )
-        };
-        assert_eq!(pragma("journal_mode").await?, "wal");
+        assert_eq!(pragma::<String>(db, "journal_mode").await?, "wal");
         // 1 = NORMAL (2 = FULL, SQLite's default).
-        assert_eq!(pragma("synchronous").await?, "1");
+        assert_eq!(pragma::<i64>(db, "synchronous").await?, 1);
         Ok(())
     })
     .await;
+}
+
+/// The value of SQLite pragma `name` on one of `db`'s connections.
+async fn pragma<T: TryGetable>(db: &DatabaseConnection, name: &str) -> anyhow::Result<T> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("PRAGMA {name}"),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("PRAGMA {name} returned no row"))?;
+    Ok(row.try_get_by_index::<T>(0)?)
 }

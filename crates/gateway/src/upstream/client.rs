@@ -127,7 +127,8 @@ impl Default for UpstreamConfig {
 /// on the worker that serves it.
 #[derive(Debug, Clone)]
 pub struct UpstreamClient {
-    /// Builds requests ([`UpstreamClient::request`]); it never sends, so its pool stays empty.
+    /// The constructing thread's pool, which also builds every thread's requests
+    /// ([`UpstreamClient::request`]; a request carries no connection until it is sent).
     builder: reqwest::Client,
     pools: Arc<ThreadLocal<reqwest::Client>>,
     config: Arc<UpstreamConfig>,
@@ -139,9 +140,12 @@ impl UpstreamClient {
     /// redirects, no proxies, `TCP_NODELAY`, the guarded resolver, and the system's certificate
     /// authorities plus [`UpstreamConfig::extra_roots`].
     pub fn new(config: &UpstreamConfig) -> Result<Self, UpstreamError> {
+        let builder = build(config)?;
+        let pools = ThreadLocal::new();
+        pools.get_or(|| builder.clone());
         Ok(Self {
-            builder: build(config)?,
-            pools: Arc::new(ThreadLocal::new()),
+            builder,
+            pools: Arc::new(pools),
             config: Arc::new(config.clone()),
         })
     }
